@@ -1,12 +1,36 @@
 import type { z } from 'zod'
 import { type FieldIssue, ValidationError } from './errors.ts'
 
+type Issue = z.core.$ZodIssue
+
+// A path segment may be a user-supplied record key: escape control characters and surrogates
+// so that an error message never carries them back.
+function segment(key: PropertyKey): string {
+  return String(key).replace(
+    /[\u0000-\u001f\u007f\ud800-\udfff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
+/**
+ * A union reports one issue at its own path with the issues of every branch. The branch that
+ * got furthest (its first issue is not a type mismatch at the union's own path) is the one the
+ * caller meant, so its issues name the field; otherwise the union's own issue stands.
+ */
+function flatten(issue: Issue, prefix: PropertyKey[]): FieldIssue[] {
+  const path = [...prefix, ...issue.path]
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const meant = issue.errors.find((branch) =>
+      branch.some((inner) => inner.path.length > 0 || inner.code !== 'invalid_type'),
+    )
+    if (meant) return meant.flatMap((inner) => flatten(inner, path))
+  }
+  return [{ path: path.map(segment).join('.'), message: issue.message }]
+}
+
 /** zod issues → field issues with dotted paths (`input.0.content.0.text`). */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }))
+  return error.issues.flatMap((issue) => flatten(issue, []))
 }
 
 /** Parses `value` with `schema`; a failure is a `ValidationError` naming the fields. */
