@@ -47,35 +47,39 @@ function fromApiError(error: APIError, phase: StreamPhase): UpstreamError {
   const detail = describe(status, code, param)
 
   if (code === 'context_length_exceeded' || (status === 400 && mentionsContextLength(error))) {
-    return new UpstreamError('context_length_exceeded', `The context is longer than the model accepts${detail}`)
+    return new UpstreamError(
+      'context_length_exceeded',
+      `The context is longer than the model accepts${detail}`,
+    )
   }
   if (code === 'previous_response_not_found') {
-    return new UpstreamError('previous_response_not_found', `The upstream does not know the previous response${detail}`)
+    return new UpstreamError(
+      'previous_response_not_found',
+      `The upstream does not know the previous response${detail}`,
+    )
   }
   if (status === undefined) {
     // An error object inside an otherwise successful stream.
     return fromErrorCode(code, phase, detail)
   }
+  // Servers send Retry-After with 503s too, not only with 429s.
+  const retryAfterMs = retryAfterFromHeaders(error.headers)
+  const retry = retryAfterMs === undefined ? undefined : { retryAfterMs }
   if (status === 429) {
     if (code === 'insufficient_quota') {
       // Waiting does not help: this is an account problem, not a transient limit.
       return new UpstreamError('upstream_auth', `The upstream account has no quota left${detail}`)
     }
-    const retryAfterMs = retryAfterFromHeaders(error.headers)
-    return new UpstreamError(
-      'upstream_rate_limited',
-      `The upstream rate-limited the request${detail}`,
-      retryAfterMs === undefined ? undefined : { retryAfterMs },
-    )
+    return new UpstreamError('upstream_rate_limited', `The upstream rate-limited the request${detail}`, retry)
   }
   if (status === 401 || status === 403) {
     return new UpstreamError('upstream_auth', `The upstream rejected the credentials${detail}`)
   }
   if (status === 408 || status === 504) {
-    return new UpstreamError('upstream_timeout', `The upstream timed out${detail}`)
+    return new UpstreamError('upstream_timeout', `The upstream timed out${detail}`, retry)
   }
   if (status === 409 || status >= 500) {
-    return new UpstreamError('upstream_unavailable', `The upstream is unavailable${detail}`)
+    return new UpstreamError('upstream_unavailable', `The upstream is unavailable${detail}`, retry)
   }
   return new UpstreamError('upstream_bad_request', `The upstream rejected the request${detail}`)
 }
@@ -99,7 +103,10 @@ export function upstreamErrorFromCode(code: unknown, phase: StreamPhase): Upstre
     return new UpstreamError('context_length_exceeded', 'The context is longer than the model accepts')
   }
   if (safe === 'previous_response_not_found') {
-    return new UpstreamError('previous_response_not_found', 'The upstream does not know the previous response')
+    return new UpstreamError(
+      'previous_response_not_found',
+      'The upstream does not know the previous response',
+    )
   }
   return fromErrorCode(safe, phase, safe ? ` (code ${safe})` : '')
 }
