@@ -1,0 +1,102 @@
+import { performance } from 'node:perf_hooks'
+
+export interface LoadOptions {
+  /** Operations in flight at once (closed loop: each worker waits for its previous one). */
+  concurrency: number
+  /** The run stops issuing after this long… */
+  durationMs: number
+  /** …or after this many operations, whichever comes first. */
+  maxOperations: number
+  /** Operations run (and discarded) before measuring, spread over the workers. */
+  warmup?: number
+}
+
+export interface LoadResult {
+  concurrency: number
+  /** Latency of each successful operation, in milliseconds. */
+  latencies: number[]
+  errors: number
+  /** A few distinct error messages, for the report. */
+  errorSamples: string[]
+  elapsedMs: number
+  /** Successful operations per second over the measured window. */
+  throughput: number
+}
+
+/** One operation of worker `worker`; a rejection counts as an error. */
+export type Operation = (worker: number) => Promise<void>
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200)
+  return String(error).slice(0, 200)
+}
+
+/**
+ * Closed-loop load: `concurrency` workers, each issuing its next operation when the previous one
+ * ends, bounded in count and in time so that a misbehaving server cannot stretch the run.
+ */
+export async function runLoad(options: LoadOptions, operation: Operation): Promise<LoadResult> {
+  const { concurrency, durationMs, maxOperations } = options
+  const warmup = options.warmup ?? 0
+  if (warmup > 0) {
+    let left = warmup
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, warmup) }, async (_, worker) => {
+        while (left > 0) {
+          left -= 1
+          await operation(worker).catch(() => undefined)
+        }
+      }),
+    )
+  }
+  const latencies: number[] = []
+  const errorSamples = new Set<string>()
+  let errors = 0
+  let issued = 0
+  const started = performance.now()
+  const deadline = started + durationMs
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (issued < maxOperations && performance.now() < deadline) {
+        issued += 1
+        const t0 = performance.now()
+        try {
+          await operation(worker)
+          latencies.push(performance.now() - t0)
+        } catch (error) {
+          errors += 1
+          if (errorSamples.size < 5) errorSamples.add(describe(error))
+        }
+      }
+    }),
+  )
+  const elapsedMs = performance.now() - started
+  return {
+    concurrency,
+    latencies,
+    errors,
+    errorSamples: [...errorSamples],
+    elapsedMs,
+    throughput: elapsedMs > 0 ? (latencies.length * 1000) / elapsedMs : 0,
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight; results keep their order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+) {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next
+        next += 1
+        results[index] = await task(items[index] as T, index)
+      }
+    }),
+  )
+  return results
+}

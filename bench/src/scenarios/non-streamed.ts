@@ -1,0 +1,208 @@
+import type { ParleyClient } from '@parley/client'
+import type { BenchContext, StorageKind } from '../context.ts'
+import { type LoadResult, runLoad } from '../load.ts'
+import { statelessPath, type TurnPath, trpcPath, v1Path } from '../paths.ts'
+import { ResultBuilder, type Scenario } from '../results.ts'
+import { fmtInt, fmtMs, fmtRatio, ratio, summarize } from '../stats.ts'
+
+interface Row {
+  path: string
+  concurrency: number
+  turnsPerSecond: number
+  p50: number
+  p99: number
+  count: number
+  errors: number
+  errorSamples: string[]
+}
+
+function row(path: string, load: LoadResult): Row {
+  const summary = summarize(load.latencies)
+  return {
+    path,
+    concurrency: load.concurrency,
+    turnsPerSecond: load.throughput,
+    p50: summary.p50,
+    p99: summary.p99,
+    count: summary.count,
+    errors: load.errors,
+    errorSamples: load.errorSamples,
+  }
+}
+
+/** One client per worker, created on demand and reused across concurrency levels. */
+function clientPool(context: BenchContext, kind: StorageKind): (worker: number) => Promise<ParleyClient> {
+  const clients: ParleyClient[] = []
+  return async (worker) => {
+    const parley = await context.parley(kind)
+    clients[worker] ??= context.client(parley, 'ws')
+    return clients[worker]
+  }
+}
+
+export const nonStreamed: Scenario = {
+  id: 'non-streamed',
+  title: '1. Non-streamed turn: latency and throughput',
+  async run(context) {
+    const { concurrencies, durationMs, maxOperations, warmup } = context.config.nonStreamed
+    const result = new ResultBuilder(this.id, this.title)
+    result.method.push(
+      `One turn = one question with one earlier exchange as context. Direct and peer: \`POST /v1/responses\` carrying that context (what a stateless caller sends). Parley \`/v1\`: \`POST /v1/responses\` with \`previous_response_id\` of the worker's first response (Parley resolves the context from its store). Parley tRPC: the typed client's \`streamTurn\` (\`chat.stream\` over WebSocket) on a conversation with one completed turn, branching from it, read to \`turn.completed\` — tRPC's \`chat.send\` returns before the reply, so a whole turn is the subscription.`,
+      `Closed loop: at concurrency c, c workers each send their next turn when the previous one ends; each run lasts ${durationMs / 1000} s or ${fmtInt(maxOperations)} turns (after ${warmup} warm-up turns). Each Parley worker has its own conversation (one writer per conversation) and its own client connection.`,
+    )
+    const paths: { path: TurnPath | (() => Promise<TurnPath>); storage?: StorageKind }[] = [
+      { path: statelessPath('direct', context.upstream.endpoint) },
+      { path: statelessPath('peer', context.peer.endpoint) },
+    ]
+    for (const kind of ['pglite', 'postgres'] as const) {
+      const name = kind === 'pglite' ? 'PGlite' : 'Postgres'
+      const pool = clientPool(context, kind)
+      const clients: ParleyClient[] = []
+      paths.push({
+        storage: kind,
+        path: async () => {
+          const parley = await context.parley(kind)
+          return v1Path(`Parley/${name} /v1`, parley.v1)
+        },
+      })
+      paths.push({
+        storage: kind,
+        path: async () => {
+          for (let w = 0; w < Math.max(...concurrencies); w++) clients[w] = await pool(w)
+          return trpcPath(`Parley/${name} tRPC`, (worker) => clients[worker] as ParleyClient)
+        },
+      })
+    }
+
+    const rows: Row[] = []
+    for (const entry of paths) {
+      let path: TurnPath
+      try {
+        path = typeof entry.path === 'function' ? await entry.path() : entry.path
+      } catch (error) {
+        result.skipped(`Parley on ${entry.storage}`, error)
+        continue
+      }
+      for (const concurrency of concurrencies) {
+        try {
+          const operation = await path.prepare(concurrency)
+          const load = await runLoad({ concurrency, durationMs, maxOperations, warmup }, operation)
+          rows.push(row(path.label, load))
+          context.log(
+            `${path.label} c=${concurrency}: ${load.throughput.toFixed(0)} turns/s, p50 ${fmtMs(rows.at(-1)?.p50)} ms, errors ${load.errors}`,
+          )
+        } catch (error) {
+          result.skipped(`${path.label} at concurrency ${concurrency}`, error)
+        }
+      }
+    }
+    result.data['rows'] = rows
+
+    const direct = (c: number) => rows.find((r) => r.path === 'direct' && r.concurrency === c)
+    const peer = (c: number) => rows.find((r) => r.path === 'peer' && r.concurrency === c)
+    result.tables.push({
+      caption: 'Non-streamed turns (latency in ms)',
+      columns: [
+        'path',
+        'c',
+        'turns/s',
+        '× direct',
+        'p50',
+        'p50 × direct',
+        'added p50',
+        'p99',
+        'p99 × direct',
+        'errors',
+      ],
+      rows: rows.map((r) => {
+        const base = direct(r.concurrency)
+        return [
+          r.path,
+          String(r.concurrency),
+          fmtInt(r.turnsPerSecond),
+          fmtRatio(ratio(r.turnsPerSecond, base?.turnsPerSecond)),
+          fmtMs(r.p50),
+          fmtRatio(ratio(r.p50, base?.p50)),
+          base ? fmtMs(r.p50 - base.p50) : '–',
+          fmtMs(r.p99),
+          fmtRatio(ratio(r.p99, base?.p99)),
+          String(r.errors),
+        ]
+      }),
+    })
+    for (const r of rows.filter((x) => x.errors > 0)) {
+      result.notes.push(
+        `${r.path} c=${r.concurrency}: ${r.errors} errors, e.g. ${r.errorSamples.join(' / ')}`,
+      )
+    }
+
+    const labels = [...new Set(rows.map((r) => r.path))]
+    const categories = concurrencies.map((c) => `concurrency ${c}`)
+    const pick = (label: string, f: (r: Row) => number) =>
+      concurrencies.map((c) => {
+        const r = rows.find((x) => x.path === label && x.concurrency === c)
+        return r ? f(r) : null
+      })
+    result.charts.push(
+      {
+        kind: 'bar',
+        title: 'Non-streamed turn: p50 latency (ms, log scale)',
+        yLabel: 'ms',
+        yLog: true,
+        categories,
+        series: labels.map((label) => ({ name: label, values: pick(label, (r) => r.p50) })),
+      },
+      {
+        kind: 'bar',
+        title: 'Non-streamed turns per second',
+        yLabel: 'turns/s',
+        categories,
+        series: labels.map((label) => ({ name: label, values: pick(label, (r) => r.turnsPerSecond) })),
+      },
+    )
+
+    const low = Math.min(...concurrencies)
+    const high = Math.max(...concurrencies)
+    for (const label of ['Parley/Postgres tRPC', 'Parley/Postgres /v1']) {
+      const at1 = rows.find((r) => r.path === label && r.concurrency === low)
+      const atHigh = rows.find((r) => r.path === label && r.concurrency === high)
+      const base = direct(low)
+      const added = at1 && base ? at1.p50 - base.p50 : null
+      result.targets.push({
+        target: `${label}: added p50 latency ≤ 2 ms (c=${low})`,
+        measured: added === null ? '–' : `${fmtMs(added)} ms`,
+        met: added === null ? null : added <= 2,
+        ...(added !== null && added > 2 ? { note: `over by ${fmtMs(added - 2)} ms` } : {}),
+      })
+      const peerHigh = peer(high)
+      const times = ratio(atHigh?.turnsPerSecond, peerHigh?.turnsPerSecond)
+      result.targets.push({
+        target: `${label}: throughput at c=${high} ≥ 2× the peer's`,
+        measured: times === null ? '–' : `${fmtRatio(times)} the peer`,
+        met: times === null ? null : times >= 2,
+        ...(times !== null && times < 2 ? { note: `short by ${((1 - times / 2) * 100).toFixed(0)} %` } : {}),
+      })
+      if (at1 && base) {
+        result.headlines.push({
+          label: `${label}: p50 latency vs direct (c=${low})`,
+          value: `${fmtRatio(ratio(at1.p50, base.p50))} (+${fmtMs(at1.p50 - base.p50)} ms)`,
+        })
+      }
+      if (atHigh && peerHigh) {
+        result.headlines.push({
+          label: `${label}: throughput at c=${high} vs the peer / vs direct`,
+          value: `${fmtRatio(times)} / ${fmtRatio(ratio(atHigh.turnsPerSecond, direct(high)?.turnsPerSecond))}`,
+        })
+      }
+    }
+    const peerLow = peer(low)
+    const directLow = direct(low)
+    if (peerLow && directLow) {
+      result.headlines.push({
+        label: `Peer: p50 latency vs direct (c=${low})`,
+        value: `${fmtRatio(ratio(peerLow.p50, directLow.p50))} (+${fmtMs(peerLow.p50 - directLow.p50)} ms)`,
+      })
+    }
+    return result.build()
+  },
+}
