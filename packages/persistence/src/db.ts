@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import type { Logger, SQL } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 
 /**
@@ -14,8 +17,13 @@ import postgres from 'postgres'
 export type Executor = PgDatabase<PgQueryResultHKT>
 
 export type Driver =
-  | { kind: 'pglite'; db: Executor; client: PGlite }
-  | { kind: 'postgres'; db: Executor; client: postgres.Sql }
+  | { kind: 'pglite'; db: Executor; client: PGlite; migrate(): Promise<void> }
+  | { kind: 'postgres'; db: Executor; client: postgres.Sql; migrate(): Promise<void> }
+
+/** The committed drizzle-kit migrations, beside `src/`. */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url))
+/** Any constant: the key of the advisory lock that serializes migrations across processes. */
+const MIGRATION_LOCK = 7_261_202_611
 
 export interface ConnectOptions {
   url?: string
@@ -38,7 +46,24 @@ export async function connect(options: ConnectOptions): Promise<Driver> {
       // Parley's ids and payloads are text/jsonb; prepared statements make repeated queries cheaper.
       prepare: true,
     })
-    return { kind: 'postgres', db: drizzlePostgres(client, logger ? { logger } : {}), client }
+    const url = options.url
+    return {
+      kind: 'postgres',
+      db: drizzlePostgres(client, logger ? { logger } : {}),
+      client,
+      // A one-connection client, so that the advisory lock and the migrator share a session:
+      // several instances starting at once apply the migrations exactly once.
+      async migrate() {
+        const single = postgres(url, { max: 1, onnotice: () => {} })
+        try {
+          await single`select pg_advisory_lock(${MIGRATION_LOCK})`
+          await migratePostgres(drizzlePostgres(single), { migrationsFolder: MIGRATIONS_FOLDER })
+          await single`select pg_advisory_unlock(${MIGRATION_LOCK})`
+        } finally {
+          await single.end({ timeout: 5 })
+        }
+      },
+    }
   }
   let client: PGlite
   if (options.memory || !options.dataDir) {
@@ -48,7 +73,13 @@ export async function connect(options: ConnectOptions): Promise<Driver> {
     client = new PGlite(options.dataDir)
   }
   await client.waitReady
-  return { kind: 'pglite', db: drizzlePglite(client, logger ? { logger } : {}), client }
+  const db = drizzlePglite(client, logger ? { logger } : {})
+  return {
+    kind: 'pglite',
+    db,
+    client,
+    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+  }
 }
 
 /** Rows of a raw statement: postgres.js answers an array, PGlite an object with `rows`. */

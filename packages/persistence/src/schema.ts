@@ -104,9 +104,9 @@ export const turns = pgTable(
       .on(t.conversationId)
       .where(sql`${t.status} in ('pending', 'streaming')`),
     index('turns_parent').on(t.conversationId, t.parentTurnId, t.createdAt),
-    index('turns_running_lease')
-      .on(t.leaseExpiresAt)
-      .where(sql`${t.status} in ('pending', 'streaming')`),
+    // Lets the recursive walk up the parent chain step through the index alone.
+    index('turns_chain').on(t.id, t.parentTurnId),
+    index('turns_running_lease').on(t.leaseExpiresAt).where(sql`${t.status} in ('pending', 'streaming')`),
   ],
 )
 

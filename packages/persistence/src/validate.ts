@@ -10,7 +10,11 @@ export function isId(prefix: 'conv' | 'resp' | 'item' | 'user', value: unknown):
 }
 
 /** Parses with a core schema, naming the field in the ValidationError. */
-export function check<Schema extends z.ZodType>(field: string, schema: Schema, value: unknown): z.infer<Schema> {
+export function check<Schema extends z.ZodType>(
+  field: string,
+  schema: Schema,
+  value: unknown,
+): z.infer<Schema> {
   const result = schema.safeParse(value)
   if (result.success) return result.data
   throw new ValidationError(

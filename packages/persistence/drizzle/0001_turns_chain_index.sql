@@ -1,0 +1,1 @@
+CREATE INDEX "turns_chain" ON "turns" USING btree ("id","parent_turn_id");

@@ -1,0 +1,99 @@
+import {
+  type EventLog,
+  eventId,
+  jsonProblem,
+  NotFoundError,
+  type TurnEvent,
+  ValidationError,
+} from '@parley/core'
+import { and, asc, eq, gt, inArray, lt } from 'drizzle-orm'
+import type { Executor } from '../db.ts'
+import { FOREIGN_KEY_VIOLATION, guarded, sqlState } from '../errors.ts'
+import { turnEvents, turns } from '../schema.ts'
+import { isId } from '../validate.ts'
+
+const APPEND_CHUNK = 2000
+const MAX_READ = 10_000
+const MAX_EVENT_CHARS = 4_000_000
+
+function checkEvent(event: TurnEvent, index: number): void {
+  const fail = (message: string) => new ValidationError([{ path: `events.${index}`, message }])
+  if (!isId('resp', event.turnId)) throw fail('turnId must be a resp_… id')
+  if (!Number.isSafeInteger(event.seq) || event.seq < 1 || event.seq > 2_000_000_000) {
+    throw fail('seq must be a positive integer')
+  }
+  if (event.id !== eventId(event.turnId, event.seq)) throw fail('id must be "<turnId>:<seq>"')
+  const problem = jsonProblem(event)
+  if (problem) throw fail(problem)
+  if (JSON.stringify(event).length > MAX_EVENT_CHARS) throw fail('is too large')
+}
+
+export class PgEventLog implements EventLog {
+  constructor(private readonly db: Executor) {}
+
+  append(events: TurnEvent[]): Promise<void> {
+    return guarded(async () => {
+      events.forEach(checkEvent)
+      try {
+        for (let start = 0; start < events.length; start += APPEND_CHUNK) {
+          await this.db
+            .insert(turnEvents)
+            .values(
+              events
+                .slice(start, start + APPEND_CHUNK)
+                .map((event) => ({ turnId: event.turnId, seq: event.seq, event })),
+            )
+            .onConflictDoNothing()
+        }
+      } catch (error) {
+        if (sqlState(error) === FOREIGN_KEY_VIOLATION) throw new NotFoundError('turn')
+        throw error
+      }
+    })
+  }
+
+  readAfter(turnId: string, afterSeq: number, limit = MAX_READ): Promise<TurnEvent[]> {
+    return guarded(async () => {
+      if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+        throw new ValidationError([{ path: 'afterSeq', message: 'must be a non-negative integer' }])
+      }
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new ValidationError([{ path: 'limit', message: 'must be a positive integer' }])
+      }
+      if (!isId('resp', turnId)) return []
+      const rows = await this.db
+        .select({ event: turnEvents.event })
+        .from(turnEvents)
+        .where(and(eq(turnEvents.turnId, turnId), gt(turnEvents.seq, Math.min(afterSeq, 2_000_000_000))))
+        .orderBy(asc(turnEvents.seq))
+        .limit(Math.min(limit, MAX_READ))
+      return rows.map((row) => row.event as TurnEvent)
+    })
+  }
+
+  prune(before: Date): Promise<number> {
+    return guarded(async () => {
+      if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+        throw new ValidationError([{ path: 'before', message: 'must be a valid date' }])
+      }
+      const deleted = await this.db
+        .delete(turnEvents)
+        .where(
+          inArray(
+            turnEvents.turnId,
+            this.db
+              .select({ id: turns.id })
+              .from(turns)
+              .where(
+                and(
+                  inArray(turns.status, ['completed', 'failed', 'cancelled', 'interrupted']),
+                  lt(turns.completedAt, before),
+                ),
+              ),
+          ),
+        )
+        .returning({ seq: turnEvents.seq })
+      return deleted.length
+    })
+  }
+}

@@ -1,0 +1,504 @@
+import {
+  type BranchTurn,
+  type ClaimResult,
+  type ClaimTurnInput,
+  eventId,
+  type FinishTurnInput,
+  InputItems,
+  type Item,
+  ItemBody,
+  isTerminal,
+  LIMITS,
+  NotFoundError,
+  newId,
+  type Page,
+  PageInput,
+  ParleyError,
+  RequestId,
+  safeText,
+  type Turn,
+  TurnError,
+  type TurnEvent,
+  type TurnEventBody,
+  TurnSettings,
+  type TurnStore,
+  type TurnWithItems,
+  Usage,
+  ValidationError,
+} from '@parley/core'
+import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm'
+import { z } from 'zod'
+import { type Executor, rawRows } from '../db.ts'
+import { guarded } from '../errors.ts'
+import { type TurnRow, toTurn } from '../mappers.ts'
+import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
+import { check, checkTokenCounts, isId } from '../validate.ts'
+import { chainFromHead, chainFromTurn } from './chain.ts'
+import { allocateSeqs, insertItems, itemsOfTurns, splitBySide } from './items.ts'
+
+const RUNNING = ['pending', 'streaming'] as const
+const OutputItems = z.array(ItemBody).max(10_000)
+const Fingerprint = safeText(512).min(1)
+const ProviderName = safeText(128).min(1)
+const LedgerEntry = z.object({
+  provider: ProviderName,
+  model: safeText(128),
+  upstreamResponseId: safeText(512).min(1),
+  usage: Usage,
+})
+
+function leaseUntil(leaseMs: number) {
+  if (!Number.isFinite(leaseMs) || leaseMs < 0 || leaseMs > 7 * 24 * 3600_000) {
+    throw new ValidationError([{ path: 'leaseMs', message: 'must be between 0 and one week in ms' }])
+  }
+  return sql`now() + (${Math.round(leaseMs)}::double precision * interval '1 millisecond')`
+}
+
+async function withItems(executor: Executor, row: TurnRow): Promise<TurnWithItems> {
+  const rows = await itemsOfTurns(executor, [row.id])
+  return { turn: toTurn(row), ...splitBySide(rows, row.id) }
+}
+
+/** What a request id that is already taken answers. */
+async function replay(executor: Executor, row: TurnRow, fingerprint: string): Promise<ClaimResult> {
+  if (row.fingerprint !== fingerprint) return { status: 'conflict', reason: 'idempotency_key_reused' }
+  if (!isTerminal(row.status)) return { status: 'in_flight', turn: toTurn(row) }
+  const { turn, input, output } = await withItems(executor, row)
+  return { status: 'completed', turn, input, output }
+}
+
+interface ContextRow {
+  id: string
+  conversation_id: string
+  turn_id: string
+  seq: number
+  side: 'input' | 'output'
+  token_count: number
+  body: ItemBody
+  created_ms: number
+}
+
+export interface SweepResult {
+  turns: Turn[]
+  /** The `turn.interrupted` events appended to the log, for live delivery. */
+  events: TurnEvent[]
+}
+
+export class PgTurnStore implements TurnStore {
+  constructor(
+    private readonly db: Executor,
+    private readonly onInterrupted: (events: TurnEvent[]) => void = () => {},
+  ) {}
+
+  claim(input: ClaimTurnInput): Promise<ClaimResult> {
+    return guarded(async () => {
+      if (!isId('user', input.userId) || !isId('conv', input.conversationId)) return { status: 'not_found' }
+      if (input.parentTurnId !== null && !isId('resp', input.parentTurnId)) return { status: 'not_found' }
+      const requestId = check('requestId', RequestId, input.requestId)
+      const fingerprint = check('fingerprint', Fingerprint, input.fingerprint)
+      const bodies = check('input', InputItems, input.input)
+      const counts = checkTokenCounts('inputTokenCounts', input.inputTokenCounts, bodies.length)
+      const provider = check('provider', ProviderName, input.provider)
+      const model = check('model', safeText(128).min(1), input.model)
+      const instructions = check(
+        'instructions',
+        safeText(LIMITS.maxInstructionsChars).nullable(),
+        input.instructions,
+      )
+      const settings = check('settings', TurnSettings, input.settings)
+      const lease = leaseUntil(input.leaseMs)
+
+      return this.db.transaction(async (tx) => {
+        const byRequestId = () =>
+          tx
+            .select()
+            .from(turns)
+            .where(and(eq(turns.userId, input.userId), eq(turns.requestId, requestId)))
+            .then((rows) => rows[0])
+
+        const [target] = await tx
+          .select({
+            id: conversations.id,
+            parentOk:
+              input.parentTurnId === null
+                ? sql<boolean>`true`
+                : sql<boolean>`exists (select 1 from turns p where p.id = ${input.parentTurnId}
+                    and p.conversation_id = ${input.conversationId} and p.user_id = ${input.userId})`,
+          })
+          .from(conversations)
+          .where(
+            and(
+              eq(conversations.id, input.conversationId),
+              eq(conversations.userId, input.userId),
+              isNull(conversations.deletedAt),
+            ),
+          )
+        if (!target?.parentOk) {
+          const existing = await byRequestId()
+          return existing ? replay(tx, existing, fingerprint) : { status: 'not_found' }
+        }
+
+        // The unique indexes decide: (user_id, request_id) for the idempotency key and the
+        // partial index on running turns for one writer per conversation. ON CONFLICT keeps
+        // the transaction usable (a raised unique violation would abort it on Postgres).
+        const [row] = await tx
+          .insert(turns)
+          .values({
+            id: newId('resp'),
+            userId: input.userId,
+            conversationId: input.conversationId,
+            parentTurnId: input.parentTurnId,
+            requestId,
+            fingerprint,
+            status: 'pending',
+            leaseExpiresAt: lease,
+            provider,
+            model,
+            instructions,
+            settings,
+          })
+          .onConflictDoNothing()
+          .returning()
+        if (!row) {
+          const existing = await byRequestId()
+          return existing
+            ? replay(tx, existing, fingerprint)
+            : { status: 'conflict', reason: 'conversation_busy' }
+        }
+        const firstSeq = await allocateSeqs(
+          tx,
+          input.conversationId,
+          bodies.length,
+          input.setHead ? { headTurnId: row.id } : {},
+        )
+        const stored = await insertItems(tx, {
+          conversationId: input.conversationId,
+          turnId: row.id,
+          side: 'input',
+          bodies,
+          tokenCounts: counts,
+          firstSeq,
+        })
+        return { status: 'claimed', turn: toTurn(row), input: stored }
+      })
+    })
+  }
+
+  get(userId: string, turnId: string): Promise<TurnWithItems | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('resp', turnId)) return null
+      const [row] = await this.db
+        .select()
+        .from(turns)
+        .where(and(eq(turns.id, turnId), eq(turns.userId, userId)))
+      return row ? withItems(this.db, row) : null
+    })
+  }
+
+  getByRequestId(userId: string, requestId: string): Promise<TurnWithItems | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !RequestId.safeParse(requestId).success) return null
+      const [row] = await this.db
+        .select()
+        .from(turns)
+        .where(and(eq(turns.userId, userId), eq(turns.requestId, requestId)))
+      return row ? withItems(this.db, row) : null
+    })
+  }
+
+  markStreaming(turnId: string, leaseMs: number): Promise<boolean> {
+    return guarded(async () => {
+      if (!isId('resp', turnId)) return false
+      const updated = await this.db
+        .update(turns)
+        .set({ status: 'streaming', leaseExpiresAt: leaseUntil(leaseMs) })
+        .where(and(eq(turns.id, turnId), eq(turns.status, 'pending')))
+        .returning({ id: turns.id })
+      return updated.length > 0
+    })
+  }
+
+  renewLease(turnId: string, leaseMs: number): Promise<boolean> {
+    return guarded(async () => {
+      if (!isId('resp', turnId)) return false
+      const updated = await this.db
+        .update(turns)
+        .set({ leaseExpiresAt: leaseUntil(leaseMs) })
+        .where(and(eq(turns.id, turnId), inArray(turns.status, [...RUNNING])))
+        .returning({ id: turns.id })
+      return updated.length > 0
+    })
+  }
+
+  appendOutput(turnId: string, bodies: ItemBody[], tokenCounts: number[]): Promise<Item[]> {
+    return guarded(async () => {
+      if (!isId('resp', turnId)) throw new NotFoundError('turn', turnId)
+      const output = check('items', OutputItems, bodies)
+      const counts = checkTokenCounts('tokenCounts', tokenCounts, output.length)
+      if (output.length === 0) return []
+      return this.db.transaction(async (tx) => {
+        const row = await lockTurn(tx, turnId)
+        if (isTerminal(row.status)) throw notRunning(turnId)
+        const firstSeq = await allocateSeqs(tx, row.conversationId, output.length)
+        return insertItems(tx, {
+          conversationId: row.conversationId,
+          turnId,
+          side: 'output',
+          bodies: output,
+          tokenCounts: counts,
+          firstSeq,
+        })
+      })
+    })
+  }
+
+  finish(turnId: string, input: FinishTurnInput): Promise<TurnWithItems> {
+    return guarded(async () => {
+      if (!isId('resp', turnId)) throw new NotFoundError('turn', turnId)
+      const status = check('status', z.enum(['completed', 'failed', 'cancelled']), input.status)
+      const output = check('output', OutputItems, input.output)
+      const counts = checkTokenCounts('outputTokenCounts', input.outputTokenCounts, output.length)
+      const usage = check('usage', Usage.nullable(), input.usage)
+      const ledger = check('ledger', z.array(LedgerEntry).max(1000), input.ledger)
+      const error = check('error', TurnError.nullable(), input.error)
+      const upstreamResponseId = check(
+        'upstreamResponseId',
+        safeText(512).nullable(),
+        input.upstreamResponseId,
+      )
+      const truncated = check('truncated', z.boolean(), input.truncated)
+
+      return this.db.transaction(async (tx) => {
+        const row = await lockTurn(tx, turnId)
+        // A turn finishes once: a late finish (after a cancel or a sweep) changes nothing.
+        if (isTerminal(row.status)) return withItems(tx, row)
+        if (output.length > 0) {
+          const firstSeq = await allocateSeqs(tx, row.conversationId, output.length)
+          await insertItems(tx, {
+            conversationId: row.conversationId,
+            turnId,
+            side: 'output',
+            bodies: output,
+            tokenCounts: counts,
+            firstSeq,
+          })
+        } else {
+          await tx
+            .update(conversations)
+            .set({ updatedAt: sql`now()` })
+            .where(eq(conversations.id, row.conversationId))
+        }
+        if (ledger.length > 0) {
+          await tx
+            .insert(usageLedger)
+            .values(
+              ledger.map((entry) => ({
+                userId: row.userId,
+                turnId,
+                provider: entry.provider,
+                model: entry.model,
+                upstreamResponseId: entry.upstreamResponseId,
+                inputTokens: entry.usage.inputTokens,
+                outputTokens: entry.usage.outputTokens,
+                totalTokens: entry.usage.totalTokens,
+                cachedInputTokens: entry.usage.cachedInputTokens,
+                reasoningTokens: entry.usage.reasoningTokens,
+                estimated: entry.usage.estimated,
+              })),
+            )
+            .onConflictDoNothing()
+        }
+        const [finished] = await tx
+          .update(turns)
+          .set({
+            status,
+            usage,
+            error,
+            upstreamResponseId,
+            truncated,
+            leaseExpiresAt: null,
+            completedAt: sql`now()`,
+          })
+          .where(eq(turns.id, turnId))
+          .returning()
+        return withItems(tx, finished ?? row)
+      })
+    })
+  }
+
+  /** The store's sweep: turns, and the interrupted events it appended. */
+  sweep(): Promise<SweepResult> {
+    return guarded(() =>
+      this.db.transaction(async (tx) => {
+        // SKIP LOCKED: several instances may sweep at once; a turn being finished right now
+        // (row locked by finish) is not expired in any useful sense.
+        const swept = await tx
+          .update(turns)
+          .set({
+            status: 'interrupted',
+            leaseExpiresAt: null,
+            completedAt: sql`now()`,
+            error: { reason: 'interrupted', message: 'The turn was interrupted: its process stopped' },
+          })
+          .where(
+            inArray(
+              turns.id,
+              sql`(select id from turns where status in ('pending', 'streaming')
+                   and lease_expires_at < now() for update skip locked)`,
+            ),
+          )
+          .returning()
+        if (swept.length === 0) return { turns: [], events: [] }
+        const ids = swept.map((row) => row.id)
+        const outputs = await tx
+          .select()
+          .from(items)
+          .where(and(inArray(items.turnId, ids), eq(items.side, 'output')))
+          .orderBy(asc(items.seq))
+        const lastSeqs = await tx
+          .select({ turnId: turnEvents.turnId, seq: sql<number>`max(${turnEvents.seq})`.mapWith(Number) })
+          .from(turnEvents)
+          .where(inArray(turnEvents.turnId, ids))
+          .groupBy(turnEvents.turnId)
+        const lastSeq = new Map(lastSeqs.map((entry) => [entry.turnId, entry.seq]))
+        const events = swept.map((row) => {
+          const seq = (lastSeq.get(row.id) ?? 0) + 1
+          const body: TurnEventBody = {
+            type: 'turn.interrupted',
+            turn: toTurn(row),
+            output: outputs
+              .filter((item) => item.turnId === row.id)
+              .map((item) => ({ ...item.body, id: item.id })),
+          }
+          return { ...body, id: eventId(row.id, seq), turnId: row.id, seq } as TurnEvent
+        })
+        await tx
+          .insert(turnEvents)
+          .values(events.map((event) => ({ turnId: event.turnId, seq: event.seq, event })))
+          .onConflictDoNothing()
+        return { turns: swept.map(toTurn), events }
+      }),
+    )
+  }
+
+  async sweepExpired(): Promise<Turn[]> {
+    const { turns: swept, events } = await this.sweep()
+    if (events.length > 0) this.onInterrupted(events)
+    return swept
+  }
+
+  context(userId: string, turnId: string): Promise<Item[]> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('resp', turnId)) return []
+      // One statement whatever the chain length: the recursive CTE walks the parents, and the
+      // conversation's items are read through its (conversation_id, seq) index and kept when
+      // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
+      // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
+      const rows = await rawRows<ContextRow>(
+        this.db,
+        sql`${chainFromTurn(userId, turnId)}
+            select i.id, i.conversation_id, i.turn_id, i.seq, i.side, i.token_count, i.body,
+                   (extract(epoch from i.created_at) * 1000)::float8 as created_ms
+            from items i
+            where i.conversation_id =
+                    (select t.conversation_id from turns t where t.id = ${turnId} and t.user_id = ${userId})
+              and i.turn_id in (select id from chain)
+              and (i.turn_id <> ${turnId} or i.side = 'input')`,
+      )
+      rows.sort((a, b) => a.seq - b.seq)
+      // Items of one turn share a timestamp: format each distinct one once. The parsed body is
+      // a fresh object, so it is completed in place rather than copied.
+      let lastMs = Number.NaN
+      let lastIso = ''
+      return rows.map((row) => {
+        if (row.created_ms !== lastMs) {
+          lastMs = row.created_ms
+          lastIso = new Date(lastMs).toISOString()
+        }
+        return Object.assign(row.body, {
+          id: row.id,
+          conversationId: row.conversation_id,
+          turnId: row.turn_id,
+          seq: row.seq,
+          side: row.side,
+          tokenCount: row.token_count,
+          createdAt: lastIso,
+        }) as Item
+      })
+    })
+  }
+
+  branch(userId: string, conversationId: string, page: PageInput): Promise<Page<BranchTurn>> {
+    return guarded(async () => {
+      const { cursor, limit } = check('page', PageInput, page)
+      if (cursor !== undefined && !isId('resp', cursor)) {
+        throw new ValidationError([{ path: 'cursor', message: 'is not a cursor of this listing' }])
+      }
+      if (!isId('user', userId) || !isId('conv', conversationId)) return { data: [], nextCursor: null }
+      const after = cursor === undefined ? sql`` : sql`where n < (select n from chain where id = ${cursor})`
+      const chain = await rawRows<{ id: string }>(
+        this.db,
+        sql`${chainFromHead(userId, conversationId)} select id from chain ${after} order by n desc limit ${limit + 1}`,
+      )
+      const pageIds = chain.slice(0, limit).map((entry) => entry.id)
+      if (pageIds.length === 0) return { data: [], nextCursor: null }
+      const [turnRows, itemRows] = await Promise.all([
+        this.db.select().from(turns).where(inArray(turns.id, pageIds)),
+        itemsOfTurns(this.db, pageIds),
+      ])
+      const byId = new Map(turnRows.map((row) => [row.id, row]))
+      const parents = [...new Set(turnRows.map((row) => row.parentTurnId).filter((id) => id !== null))]
+      const hasRoot = turnRows.some((row) => row.parentTurnId === null)
+      const siblings = await this.db
+        .select({ id: turns.id, parentTurnId: turns.parentTurnId })
+        .from(turns)
+        .where(
+          and(
+            eq(turns.conversationId, conversationId),
+            eq(turns.userId, userId),
+            or(
+              parents.length > 0 ? inArray(turns.parentTurnId, parents) : sql`false`,
+              hasRoot ? isNull(turns.parentTurnId) : sql`false`,
+            ),
+          ),
+        )
+        .orderBy(asc(turns.createdAt), asc(turns.id))
+      const data = pageIds.flatMap((id): BranchTurn[] => {
+        const row = byId.get(id)
+        if (!row) return []
+        return [
+          {
+            turn: toTurn(row),
+            ...splitBySide(itemRows, id),
+            siblingIds: siblings.filter((s) => s.parentTurnId === row.parentTurnId).map((s) => s.id),
+          },
+        ]
+      })
+      const last = pageIds[pageIds.length - 1]
+      return { data, nextCursor: chain.length > limit && last ? last : null }
+    })
+  }
+
+  lastResponseId(userId: string, conversationId: string): Promise<string | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('conv', conversationId)) return null
+      const [row] = await rawRows<{ id: string }>(
+        this.db,
+        sql`${chainFromHead(userId, conversationId)}
+            select chain.id from chain join turns t on t.id = chain.id
+            where t.status = 'completed' order by chain.n limit 1`,
+      )
+      return row?.id ?? null
+    })
+  }
+}
+
+async function lockTurn(executor: Executor, turnId: string): Promise<TurnRow> {
+  const [row] = await executor.select().from(turns).where(eq(turns.id, turnId)).for('update')
+  if (!row) throw new NotFoundError('turn', turnId)
+  return row
+}
+
+function notRunning(turnId: string): ParleyError {
+  return new ParleyError('interrupted', `Turn '${turnId}' is no longer running`, 409)
+}

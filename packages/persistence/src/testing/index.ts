@@ -1,0 +1,1 @@
+export { createDatabase, startPostgres, type TestPostgres } from './postgres.ts'

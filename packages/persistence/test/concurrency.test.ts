@@ -1,0 +1,153 @@
+import { type ClaimResult, userText } from '@parley/core'
+import { count, eq } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { schema } from '../src/index.ts'
+import { assistant, claimInput, type Harness, openHarness, usage } from './harness.ts'
+
+// Races need real concurrent sessions: PGlite has one connection, so these run on Postgres.
+describe('concurrency on postgres', () => {
+  let harness: Harness
+
+  beforeAll(async () => {
+    harness = await openHarness('postgres')
+  })
+  afterAll(async () => {
+    await harness.close()
+  })
+
+  async function itemCount(conversationId: string): Promise<number> {
+    const [row] = await harness.stores.db
+      .select({ n: count() })
+      .from(schema.items)
+      .where(eq(schema.items.conversationId, conversationId))
+    return row?.n ?? -1
+  }
+
+  it('100 concurrent claims of one request id: exactly one claimed, no duplicate items', async () => {
+    const { stores } = harness
+    const other = await harness.openAnother?.()
+    if (!other) throw new Error('needs a second instance')
+    const { user } = await stores.users.create('racer')
+    const conversation = await stores.conversations.create(user.id, {})
+    const input = claimInput(user.id, conversation.id, {
+      requestId: 'same-request',
+      input: [userText('a'), userText('b')],
+    })
+    // The winner finishes at once, so later duplicates see `completed` and earlier ones `in_flight`.
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async (_, index): Promise<ClaimResult> => {
+        const result = await (index % 2 === 0 ? stores : other).turns.claim(input)
+        if (result.status === 'claimed') {
+          await stores.turns.finish(result.turn.id, {
+            status: 'completed',
+            output: [assistant('once')],
+            outputTokenCounts: [1],
+            usage: usage(1, 1),
+            ledger: [
+              { provider: 'scripted', model: 'demo', upstreamResponseId: 'race-1', usage: usage(1, 1) },
+            ],
+            error: null,
+            upstreamResponseId: null,
+            truncated: false,
+          })
+        }
+        return result
+      }),
+    )
+    const statuses = results.map((result) => result.status)
+    expect(statuses.filter((status) => status === 'claimed')).toHaveLength(1)
+    expect(statuses.every((status) => ['claimed', 'in_flight', 'completed'].includes(status))).toBe(true)
+    const winner = results.find((result) => result.status === 'claimed')
+    const ids = new Set(results.map((result) => ('turn' in result ? result.turn.id : null)))
+    expect(ids).toEqual(new Set([winner && 'turn' in winner ? winner.turn.id : 'none']))
+    expect(await itemCount(conversation.id)).toBe(3)
+    const [ledger] = await stores.db
+      .select({ n: count() })
+      .from(schema.usageLedger)
+      .where(eq(schema.usageLedger.userId, user.id))
+    expect(ledger?.n).toBe(1)
+  })
+
+  it('concurrent claims with different request ids on one conversation: one claimed, the rest busy', async () => {
+    const { stores } = harness
+    const { user } = await stores.users.create('busy')
+    const conversation = await stores.conversations.create(user.id, {})
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        stores.turns.claim(claimInput(user.id, conversation.id, { requestId: `r-${index}` })),
+      ),
+    )
+    const statuses = results.map((result) => result.status)
+    expect(statuses.filter((status) => status === 'claimed')).toHaveLength(1)
+    expect(
+      results.filter((result) => result.status === 'conflict' && result.reason === 'conversation_busy'),
+    ).toHaveLength(39)
+    expect(await itemCount(conversation.id)).toBe(1)
+  })
+
+  it('concurrent claims on many conversations hand out gap-free seqs per conversation', async () => {
+    const { stores } = harness
+    const { user } = await stores.users.create('seqs')
+    const conversations = await Promise.all(
+      Array.from({ length: 10 }, () => stores.conversations.create(user.id, {})),
+    )
+    const claims = await Promise.all(
+      conversations.map((conversation) =>
+        stores.turns.claim(
+          claimInput(user.id, conversation.id, { input: [userText('1'), userText('2'), userText('3')] }),
+        ),
+      ),
+    )
+    for (const claim of claims) {
+      expect(claim.status).toBe('claimed')
+      if (claim.status === 'claimed') expect(claim.input.map((item) => item.seq)).toEqual([1, 2, 3])
+    }
+  })
+
+  it('concurrent imports of one external id import once', async () => {
+    const { stores } = harness
+    const { user } = await stores.users.create('importer')
+    const input = {
+      externalId: 'chatgpt:abc',
+      title: 'Imported',
+      metadata: {},
+      createdAt: new Date('2024-05-01T00:00:00Z'),
+      updatedAt: new Date('2024-05-01T00:00:00Z'),
+      turns: [
+        {
+          input: [userText('q')],
+          output: [assistant('a')],
+          createdAt: new Date('2024-05-01T00:00:00Z'),
+          model: 'm',
+        },
+      ],
+    }
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => stores.conversations.importConversation(user.id, input)),
+    )
+    expect(results.filter((result) => result.status === 'imported')).toHaveLength(1)
+    expect(new Set(results.map((result) => result.conversation.id)).size).toBe(1)
+    expect(await itemCount(results[0]?.conversation.id ?? '')).toBe(2)
+  })
+
+  it('a sweep on two instances at once interrupts each expired turn exactly once', async () => {
+    const { stores } = harness
+    const other = await harness.openAnother?.()
+    if (!other) throw new Error('needs a second instance')
+    const { user } = await stores.users.create('sweeper')
+    const ids: string[] = []
+    for (let index = 0; index < 6; index++) {
+      const conversation = await stores.conversations.create(user.id, {})
+      const claim = await stores.turns.claim(claimInput(user.id, conversation.id, { leaseMs: 0 }))
+      if (claim.status === 'claimed') ids.push(claim.turn.id)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const [a, b] = await Promise.all([stores.turns.sweepExpired(), other.turns.sweepExpired()])
+    const swept = [...a, ...b].map((turn) => turn.id).filter((id) => ids.includes(id))
+    expect(swept.sort()).toEqual([...ids].sort())
+    for (const id of ids) {
+      const events = await stores.events.readAfter(id, 0)
+      expect(events.map((event) => event.type)).toEqual(['turn.interrupted'])
+    }
+  })
+})

@@ -1,0 +1,145 @@
+import {
+  type ClaimTurnInput,
+  type ItemBody,
+  type TurnEvent,
+  TurnSettings,
+  type Usage,
+  userText,
+} from '@parley/core'
+import { inject } from 'vitest'
+import { createStores, type PersistentStores } from '../src/index.ts'
+import { createDatabase } from '../src/testing/index.ts'
+
+export interface Harness {
+  stores: PersistentStores
+  /** The database URL (Postgres only). */
+  url?: string
+  /** Another createStores on the same database (Postgres only: a second "instance"). */
+  openAnother?: () => Promise<PersistentStores>
+  close(): Promise<void>
+}
+
+export type DriverName = 'pglite' | 'postgres'
+export const DRIVERS: DriverName[] = ['pglite', 'postgres']
+
+export async function openHarness(driver: DriverName): Promise<Harness> {
+  if (driver === 'pglite') {
+    const stores = await createStores({ memory: true })
+    await stores.migrate()
+    return { stores, close: () => stores.close() }
+  }
+  const database = await createDatabase(inject('postgresUrl'))
+  const stores = await createStores({ url: database.url, poolSize: 20 })
+  await stores.migrate()
+  const others: PersistentStores[] = []
+  return {
+    stores,
+    url: database.url,
+    async openAnother() {
+      const other = await createStores({ url: database.url })
+      others.push(other)
+      return other
+    },
+    async close() {
+      for (const other of others) await other.close()
+      await stores.close()
+      await database.stop()
+    },
+  }
+}
+
+export const settings = TurnSettings.parse({})
+
+export function claimInput(
+  userId: string,
+  conversationId: string,
+  overrides: Partial<ClaimTurnInput> = {},
+): ClaimTurnInput {
+  const input = overrides.input ?? [userText('hello')]
+  return {
+    userId,
+    conversationId,
+    requestId: `req-${Math.random().toString(36).slice(2)}`,
+    fingerprint: 'fp-1',
+    parentTurnId: null,
+    input,
+    inputTokenCounts: input.map(() => 3),
+    provider: 'scripted',
+    model: 'demo',
+    instructions: null,
+    settings,
+    leaseMs: 60_000,
+    setHead: true,
+    ...overrides,
+  }
+}
+
+export function usage(input: number, output: number): Usage {
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    totalTokens: input + output,
+    cachedInputTokens: 0,
+    reasoningTokens: 0,
+    estimated: false,
+  }
+}
+
+export function assistant(text: string): ItemBody {
+  return {
+    type: 'message',
+    role: 'assistant',
+    status: 'completed',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  }
+}
+
+/** Claims and completes one turn; returns its id. */
+export async function completeTurn(
+  stores: PersistentStores,
+  userId: string,
+  conversationId: string,
+  parentTurnId: string | null,
+  text: string,
+  options: { ledgerId?: string; provider?: string; model?: string } = {},
+): Promise<string> {
+  const claim = await stores.turns.claim(
+    claimInput(userId, conversationId, {
+      parentTurnId,
+      input: [userText(text)],
+      model: options.model ?? 'demo',
+    }),
+  )
+  if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+  await stores.turns.finish(claim.turn.id, {
+    status: 'completed',
+    output: [assistant(`re: ${text}`)],
+    outputTokenCounts: [2],
+    usage: usage(3, 2),
+    ledger: options.ledgerId
+      ? [
+          {
+            provider: options.provider ?? 'scripted',
+            model: options.model ?? 'demo',
+            upstreamResponseId: options.ledgerId,
+            usage: usage(3, 2),
+          },
+        ]
+      : [],
+    error: null,
+    upstreamResponseId: null,
+    truncated: false,
+  })
+  return claim.turn.id
+}
+
+export function textEvent(turnId: string, seq: number, delta = 'x'): TurnEvent {
+  return { type: 'text.delta', itemId: 'item_aaaaaaaaaaaa', delta, id: `${turnId}:${seq}`, turnId, seq }
+}
+
+export function messageTexts(items: { type: string; content?: unknown }[]): string[] {
+  return items.map((item) => {
+    if (item.type !== 'message' || !Array.isArray(item.content)) return `<${item.type}>`
+    return item.content.map((part: { text?: string }) => part.text ?? '').join('')
+  })
+}
