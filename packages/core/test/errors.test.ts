@@ -49,7 +49,9 @@ describe('error family', () => {
   })
 
   it('turns unknown errors into a bare internal error that leaks nothing', () => {
-    const leaked = toParleyError(new Error('duplicate key value violates unique constraint "turns_pkey" sk-secret'))
+    const leaked = toParleyError(
+      new Error('duplicate key value violates unique constraint "turns_pkey" sk-secret'),
+    )
     expect(leaked.reason).toBe('internal')
     expect(leaked.message).toBe('Internal error')
     const known = new ConflictError('conversation_busy', 'busy')

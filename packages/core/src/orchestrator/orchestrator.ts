@@ -1,0 +1,334 @@
+import type { TurnEvent } from '../contracts/events.ts'
+import { type ItemBody, userText } from '../contracts/items.ts'
+import { LIMITS } from '../contracts/limits.ts'
+import {
+  EditInput,
+  isTerminal,
+  RegenerateInput,
+  SendInput,
+  type Turn,
+  TurnSettings,
+} from '../contracts/turn.ts'
+import { ConflictError, NotFoundError, ParleyError } from '../errors.ts'
+import type { LiveBus } from '../ports/live.ts'
+import type { Provider } from '../ports/provider.ts'
+import type { Stores, TurnWithItems } from '../ports/stores.ts'
+import { type Clock, systemClock } from '../ports/system.ts'
+import { tokenCounter, warmUpTokenizer } from '../tokens.ts'
+import type { ToolRegistry } from '../tools/registry.ts'
+import { parseInput } from '../validation.ts'
+import type { StartedTurn, TurnService } from './api.ts'
+import { attachEvents } from './attach.ts'
+import { DEFAULT_EVENT_BATCH, type EventBatchOptions } from './event-writer.ts'
+import { requestFingerprint } from './fingerprint.ts'
+import { itemBody } from './items.ts'
+import { type OrchestratorLogEntry, type OrchestratorObserver, TurnRun } from './turn-run.ts'
+
+export interface OrchestratorOptions {
+  stores: Stores
+  provider: Provider
+  /** Live delivery; the persistence package's bus (LISTEN/NOTIFY on Postgres) or `InProcessBus`. */
+  bus: LiveBus
+  tools: ToolRegistry
+  clock?: Clock
+  /** A running turn's lease; renewed every leaseMs/3 (default 30 s). */
+  leaseMs?: number
+  /** Model steps (provider calls) per turn (default LIMITS.maxToolSteps). */
+  maxSteps?: number
+  /** How often `start()` sweeps expired leases (default: leaseMs). */
+  sweepIntervalMs?: number
+  /** How long `stop()` waits for running turns (default 10 s). */
+  drainMs?: number
+  /** When events are written to the durable log (defaults: 64 events or 50 ms). */
+  eventBatch?: Partial<EventBatchOptions>
+  /** How long a silent subscriber waits before checking the log and the turn itself (default 2 s). */
+  attachPollMs?: number
+  observer?: OrchestratorObserver
+  log?: (entry: OrchestratorLogEntry) => void
+}
+
+/** What a claim needs once a send, regenerate or edit has been resolved. */
+interface ClaimRequest {
+  userId: string
+  conversationId: string
+  requestId: string
+  fingerprint: string
+  parentTurnId: string | null
+  input: ItemBody[]
+  model: string
+  instructions: string | null
+  settings: TurnSettings
+}
+
+/**
+ * The turn service. Claims request ids (idempotency), runs turns in the background (the tool
+ * loop, batched durable events, live delivery, leases), and lets any number of subscribers
+ * attach and resume. See the package README for the guarantees.
+ */
+export class Orchestrator implements TurnService {
+  readonly #stores: Stores
+  readonly #provider: Provider
+  readonly #bus: LiveBus
+  readonly #tools: ToolRegistry
+  readonly #clock: Clock
+  readonly #leaseMs: number
+  readonly #maxSteps: number
+  readonly #sweepIntervalMs: number
+  readonly #drainMs: number
+  readonly #batch: EventBatchOptions
+  readonly #pollMs: number
+  readonly #observer: OrchestratorObserver
+  readonly #log: (entry: OrchestratorLogEntry) => void
+  readonly #running = new Map<string, TurnRun>()
+  #accepting = true
+  #sweepTimer: ReturnType<typeof setInterval> | null = null
+  #sweeping: Promise<void> | null = null
+
+  constructor(options: OrchestratorOptions) {
+    this.#stores = options.stores
+    this.#provider = options.provider
+    this.#bus = options.bus
+    this.#tools = options.tools
+    this.#clock = options.clock ?? systemClock
+    this.#leaseMs = options.leaseMs ?? 30_000
+    this.#maxSteps = options.maxSteps ?? LIMITS.maxToolSteps
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? this.#leaseMs
+    this.#drainMs = options.drainMs ?? 10_000
+    this.#batch = { ...DEFAULT_EVENT_BATCH, ...options.eventBatch }
+    this.#pollMs = options.attachPollMs ?? 2000
+    this.#observer = options.observer ?? {}
+    this.#log = options.log ?? (() => {})
+    if (!(this.#leaseMs > 0) || !(this.#maxSteps >= 1)) {
+      throw new TypeError('leaseMs must be positive and maxSteps at least 1')
+    }
+  }
+
+  /** Turns running in this process. */
+  get runningTurns(): number {
+    return this.#running.size
+  }
+
+  async send(userId: string, raw: SendInput): Promise<StartedTurn> {
+    this.#assertAccepting()
+    const input = parseInput(SendInput, raw)
+    const settings = parseInput(TurnSettings, input.settings ?? {})
+    const conversation = await this.#stores.conversations.get(userId, input.conversationId)
+    if (!conversation) throw new NotFoundError('conversation', input.conversationId)
+    const items: ItemBody[] = typeof input.input === 'string' ? [userText(input.input)] : input.input
+    // What the client asked for, not what it resolved to (see fingerprint.ts).
+    const fingerprint = await requestFingerprint({
+      kind: 'send',
+      conversationId: input.conversationId,
+      input: items,
+      parentTurnId: input.parentTurnId ?? null,
+      model: input.model ?? null,
+      instructions: input.instructions ?? null,
+      settings,
+    })
+    return this.#claim({
+      userId,
+      conversationId: input.conversationId,
+      requestId: input.requestId,
+      fingerprint,
+      parentTurnId: input.parentTurnId ?? conversation.headTurnId,
+      input: items,
+      model: input.model ?? this.#provider.defaultModel,
+      instructions: input.instructions ?? null,
+      settings,
+    })
+  }
+
+  async regenerate(userId: string, raw: RegenerateInput): Promise<StartedTurn> {
+    this.#assertAccepting()
+    const input = parseInput(RegenerateInput, raw)
+    const original = await this.#mustGet(userId, input.turnId)
+    const fingerprint = await requestFingerprint({
+      kind: 'regenerate',
+      turnId: input.turnId,
+      model: input.model ?? null,
+    })
+    return this.#claim({
+      userId,
+      conversationId: original.turn.conversationId,
+      requestId: input.requestId,
+      fingerprint,
+      parentTurnId: original.turn.parentTurnId,
+      input: original.input.map(itemBody),
+      model: input.model ?? original.turn.model,
+      instructions: original.turn.instructions,
+      settings: original.turn.settings,
+    })
+  }
+
+  async edit(userId: string, raw: EditInput): Promise<StartedTurn> {
+    this.#assertAccepting()
+    const input = parseInput(EditInput, raw)
+    const original = await this.#mustGet(userId, input.turnId)
+    const items: ItemBody[] = typeof input.input === 'string' ? [userText(input.input)] : input.input
+    const fingerprint = await requestFingerprint({ kind: 'edit', turnId: input.turnId, input: items })
+    return this.#claim({
+      userId,
+      conversationId: original.turn.conversationId,
+      requestId: input.requestId,
+      fingerprint,
+      parentTurnId: original.turn.parentTurnId,
+      input: items,
+      model: original.turn.model,
+      instructions: original.turn.instructions,
+      settings: original.turn.settings,
+    })
+  }
+
+  attach(userId: string, turnId: string, afterSeq: number, signal?: AbortSignal): AsyncIterable<TurnEvent> {
+    return attachEvents(
+      {
+        stores: this.#stores,
+        bus: this.#bus,
+        clock: this.#clock,
+        local: (id) => this.#running.get(id)?.writer,
+        pollMs: this.#pollMs,
+      },
+      userId,
+      turnId,
+      afterSeq,
+      signal,
+    )
+  }
+
+  /**
+   * Cancels a turn running in this process and returns it as stored (`cancelled`, with its
+   * partial output). A terminal turn is returned unchanged. A turn running in another instance
+   * cannot be reached from here: it is returned as it is now, still running (best effort).
+   */
+  async cancel(userId: string, turnId: string): Promise<Turn> {
+    const found = await this.#mustGet(userId, turnId)
+    if (isTerminal(found.turn.status)) return found.turn
+    const run = this.#running.get(turnId)
+    if (!run || run.userId !== userId) return found.turn
+    run.cancel()
+    await run.done
+    return (await this.#mustGet(userId, turnId)).turn
+  }
+
+  async get(userId: string, turnId: string): Promise<TurnWithItems> {
+    return this.#mustGet(userId, turnId)
+  }
+
+  /** Sweeps expired leases now and then every `sweepIntervalMs`; loads the tokenizer. */
+  async start(): Promise<void> {
+    this.#accepting = true
+    warmUpTokenizer()
+    if (!this.#sweepTimer) {
+      this.#sweepTimer = setInterval(() => void this.sweep(), this.#sweepIntervalMs)
+      unref(this.#sweepTimer)
+    }
+    await this.sweep()
+  }
+
+  /** Marks turns whose lease expired as `interrupted` (their process died). */
+  sweep(): Promise<void> {
+    this.#sweeping ??= (async () => {
+      try {
+        const swept = await this.#stores.turns.sweepExpired()
+        for (const turn of swept) {
+          // Our own run overslept its lease (a stalled event loop): the store has moved on.
+          this.#running.get(turn.id)?.loseLease()
+          this.#log({ level: 'warn', msg: 'turn interrupted: its lease expired', turnId: turn.id })
+        }
+      } catch (err) {
+        this.#log({ level: 'error', msg: 'lease sweep failed', err })
+      } finally {
+        this.#sweeping = null
+      }
+    })()
+    return this.#sweeping
+  }
+
+  /**
+   * Stops accepting sends and waits up to `drainMs` for running turns. Turns still running then
+   * are left to lease recovery: once this process exits, their leases expire and a sweep
+   * elsewhere marks them `interrupted`.
+   */
+  async stop(): Promise<void> {
+    this.#accepting = false
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer)
+    this.#sweepTimer = null
+    const runs = [...this.#running.values()].map((run) => run.done)
+    if (runs.length === 0) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.allSettled(runs),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#drainMs)
+      }),
+    ])
+    clearTimeout(timer)
+  }
+
+  #assertAccepting(): void {
+    if (!this.#accepting) throw new ParleyError('upstream_unavailable', 'The server is shutting down', 503)
+  }
+
+  async #mustGet(userId: string, turnId: string): Promise<TurnWithItems> {
+    const found = await this.#stores.turns.get(userId, turnId)
+    if (!found) throw new NotFoundError('turn', turnId)
+    return found
+  }
+
+  async #claim(request: ClaimRequest): Promise<StartedTurn> {
+    const counter = await tokenCounter()
+    const result = await this.#stores.turns.claim({
+      ...request,
+      inputTokenCounts: request.input.map((item) => counter.countItem(item)),
+      provider: this.#provider.name,
+      leaseMs: this.#leaseMs,
+      setHead: true,
+    })
+    switch (result.status) {
+      case 'claimed':
+        this.#dispatch(request.userId, result.turn)
+        return { turn: result.turn, replayed: false }
+      case 'in_flight':
+      case 'completed':
+        return { turn: result.turn, replayed: true }
+      case 'conflict':
+        throw new ConflictError(
+          result.reason,
+          result.reason === 'idempotency_key_reused'
+            ? 'This request id was already used for a different request'
+            : 'Another turn of this conversation is still running',
+        )
+      case 'not_found':
+        throw new NotFoundError(request.parentTurnId ? 'conversation or parent turn' : 'conversation')
+    }
+  }
+
+  /** Runs the turn in the background: send returns without waiting for it. */
+  #dispatch(userId: string, turn: Turn): void {
+    const run = new TurnRun(
+      {
+        stores: this.#stores,
+        provider: this.#provider,
+        tools: this.#tools,
+        bus: this.#bus,
+        clock: this.#clock,
+        leaseMs: this.#leaseMs,
+        maxSteps: this.#maxSteps,
+        batch: this.#batch,
+        observer: this.#observer,
+        log: this.#log,
+      },
+      userId,
+      turn,
+    )
+    this.#running.set(turn.id, run)
+    run.done
+      .catch((err) => this.#log({ level: 'error', msg: 'turn run crashed', turnId: turn.id, err }))
+      .finally(() => this.#running.delete(turn.id))
+  }
+}
+
+function unref(timer: unknown): void {
+  if (timer && typeof timer === 'object' && 'unref' in timer && typeof timer.unref === 'function')
+    timer.unref()
+}
