@@ -36,3 +36,21 @@ export function checkTokenCounts(field: string, counts: number[], expected: numb
   }
   return counts
 }
+
+/** Optional pre-announced item ids: one slot per item, each absent or a well-formed `item_…` id. */
+export function checkItemIds(
+  field: string,
+  ids: (string | undefined)[] | undefined,
+  expected: number,
+): (string | undefined)[] | undefined {
+  if (ids === undefined) return undefined
+  if (ids.length !== expected) {
+    throw new ValidationError([{ path: field, message: `must have ${expected} entries` }])
+  }
+  for (const id of ids) {
+    if (id !== undefined && !isId('item', id)) {
+      throw new ValidationError([{ path: field, message: 'must be item ids' }])
+    }
+  }
+  return ids
+}

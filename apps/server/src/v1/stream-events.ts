@@ -41,8 +41,6 @@ export class ResponseEventMapper {
   private started = false
   private readonly open = new Map<string, OpenItem>()
   private readonly announced = new Set<string>()
-  /** Ids and types of announced items, by output index. */
-  private readonly order: { id: string; type: WireOutputItem['type'] }[] = []
 
   map(event: TurnEvent): WireStreamEvent[] {
     const out: WireStreamEvent[] = []
@@ -157,8 +155,8 @@ export class ResponseEventMapper {
   }
 
   private announce(item: WireOutputItem, emit: Emit): number {
-    const index = this.order.length
-    this.order.push({ id: item.id, type: item.type })
+    // Output indexes follow the order in which items are announced.
+    const index = this.announced.size
     this.announced.add(item.id)
     emit({ type: 'response.output_item.added', output_index: index, item })
     return index
@@ -217,7 +215,7 @@ export class ResponseEventMapper {
   }
 
   private finish(turn: Turn, output: EventItem[], emit: Emit) {
-    const final = output.map((item, index) => this.streamedAs(toWireOutputItem(item), index))
+    const final = output.map(toWireOutputItem)
     const stored = new Map(final.map((item) => [item.id, item]))
     // Items left open: close them with their stored form, or as cut off where nothing was stored.
     for (const [id, open] of [...this.open]) {
@@ -248,18 +246,6 @@ export class ResponseEventMapper {
           response,
         })
     }
-  }
-
-  /**
-   * A streamed assistant message carries the provisional id it was announced under, while the
-   * store gives the message another id when it is complete. The log announces items in the
-   * order the turn stores them, so the stored item at output index i is the item announced at
-   * index i: the terminal response uses the streamed id, keeping the stream self-consistent.
-   */
-  private streamedAs(item: WireOutputItem, index: number): WireOutputItem {
-    const announced = this.order[index]
-    if (!announced || announced.id === item.id || announced.type !== item.type) return item
-    return { ...item, id: announced.id }
   }
 
   private cutOff(id: string, open: OpenItem): WireOutputItem {

@@ -79,6 +79,9 @@ describe('send and stream', () => {
     expect(terminal.type === 'turn.completed' && terminal.output.map((item) => item.id)).toEqual(
       stored.output.map((item) => item.id),
     )
+    // The message is stored under the id it streamed with (regression: they used to differ).
+    const announced = events.find((event) => event.type === 'item.started')
+    expect(announced?.type === 'item.started' && announced.itemId).toBe(stored.output[0]?.id)
     expect((await world.stores.conversations.get(world.userId, conversation.id))?.headTurnId).toBe(turn.id)
     expect(await ledgerRows(world.stores, turn.id)).toHaveLength(1)
     expect(model.callCount).toBe(1)
@@ -296,6 +299,8 @@ describe('cancel', () => {
     expect(words.startsWith(partial)).toBe(true)
     expect(partial).not.toBe(words)
     expect(stored.output[0]).toMatchObject({ type: 'message', status: 'incomplete' })
+    const announced = events.find((event) => event.type === 'item.started')
+    expect(announced?.type === 'item.started' && announced.itemId).toBe(stored.output[0]?.id)
     expect(streamedText(events)).toBe(partial)
     // Billing still records the call that was made.
     expect(await ledgerRows(world.stores, turn.id)).toHaveLength(1)

@@ -400,11 +400,12 @@ export class TurnRun {
     })
   }
 
-  async #store(bodies: ItemBody[]): Promise<Item[]> {
+  async #store(bodies: ItemBody[], ids?: (string | undefined)[]): Promise<Item[]> {
     const stored = await this.#deps.stores.turns.appendOutput(
       this.turnId,
       bodies,
       bodies.map((body) => this.#counter.countItem(body)),
+      ids,
     )
     this.#output.push(...bodies)
     return stored
@@ -414,10 +415,10 @@ export class TurnRun {
   async #closeMessage(): Promise<void> {
     const open = this.#open
     if (!open) return
-    const [item] = await this.#store([assistantText(open.text)])
+    // Stored under the id it streamed with, so events, `/v1` and history name it alike.
+    const [item] = await this.#store([assistantText(open.text)], [open.id])
     this.#open = null
-    // The message streamed under its provisional id; item events of one item share one id.
-    if (item) this.writer.emit({ type: 'item.completed', item: { ...toEventItem(item), id: open.id } })
+    if (item) this.writer.emit({ type: 'item.completed', item: toEventItem(item) })
   }
 
   async #storeCall(call: ToolCallRequest, executor: 'server' | 'client'): Promise<void> {
@@ -480,7 +481,9 @@ export class TurnRun {
   async #finish(status: 'completed' | 'failed' | 'cancelled', error: TurnError | null): Promise<void> {
     const { stores, observer, log } = this.#deps
     const rest: ItemBody[] = []
+    const restIds: string[] = []
     if (this.#open && this.#open.text !== '') {
+      restIds.push(this.#open.id)
       const partial: MessageItemBody = {
         type: 'message',
         role: 'assistant',
@@ -497,6 +500,7 @@ export class TurnRun {
         status,
         output: rest,
         outputTokenCounts: rest.map((body) => this.#counter.countItem(body)),
+        outputIds: restIds,
         usage: this.#usage,
         ledger: this.#ledger,
         error,

@@ -118,6 +118,8 @@ export interface FinishTurnInput {
   /** Output items not yet stored through `appendOutput` (e.g. the final text). */
   output: ItemBody[]
   outputTokenCounts: number[]
+  /** Ids already announced in events for these items (same order); minted by the store when absent. */
+  outputIds?: (string | undefined)[]
   usage: Usage | null
   /** One ledger row per provider call; unique per (provider, upstreamResponseId): never billed twice. */
   ledger: UsageLedgerEntry[]
@@ -157,8 +159,17 @@ export interface TurnStore {
   getByRequestId(userId: string, requestId: string): Promise<TurnWithItems | null>
   /** pending → streaming; false when the turn is no longer pending (e.g. swept). */
   markStreaming(turnId: string, leaseMs: number): Promise<boolean>
-  /** Stores output items during the tool loop (calls and results, before the next model step). */
-  appendOutput(turnId: string, items: ItemBody[], tokenCounts: number[]): Promise<Item[]>
+  /**
+   * Stores output items during the tool loop (calls and results, before the next model step).
+   * `ids` (same order) are ids the orchestrator already announced in events, e.g. a message
+   * streamed under its id; the store mints ids for the others.
+   */
+  appendOutput(
+    turnId: string,
+    items: ItemBody[],
+    tokenCounts: number[],
+    ids?: (string | undefined)[],
+  ): Promise<Item[]>
   /** Stores the remaining output, usage, ledger rows and the terminal status in one transaction. */
   finish(turnId: string, input: FinishTurnInput): Promise<TurnWithItems>
   /** Extends the lease of a running turn; false when it is no longer running. */

@@ -36,13 +36,15 @@ export interface NewItems {
   side: 'input' | 'output'
   bodies: ItemBody[]
   tokenCounts: number[]
+  /** Ids already announced for these items (same order); minted when absent. */
+  ids?: (string | undefined)[]
   firstSeq: number
   createdAt?: Date
 }
 
 export function itemRows(input: NewItems): (typeof items.$inferInsert)[] {
   return input.bodies.map((body, index) => ({
-    id: newId('item'),
+    id: input.ids?.[index] ?? newId('item'),
     conversationId: input.conversationId,
     turnId: input.turnId,
     seq: input.firstSeq + index,

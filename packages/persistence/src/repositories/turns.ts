@@ -32,7 +32,7 @@ import { type Executor, rawRows } from '../db.ts'
 import { guarded } from '../errors.ts'
 import { type TurnRow, toTurn } from '../mappers.ts'
 import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
-import { check, checkTokenCounts, isId } from '../validate.ts'
+import { check, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
 import { chainFromHead, chainFromTurn } from './chain.ts'
 import { allocateSeqs, insertItems, itemsOfTurns, splitBySide } from './items.ts'
 
@@ -230,11 +230,17 @@ export class PgTurnStore implements TurnStore {
     })
   }
 
-  appendOutput(turnId: string, bodies: ItemBody[], tokenCounts: number[]): Promise<Item[]> {
+  appendOutput(
+    turnId: string,
+    bodies: ItemBody[],
+    tokenCounts: number[],
+    ids?: (string | undefined)[],
+  ): Promise<Item[]> {
     return guarded(async () => {
       if (!isId('resp', turnId)) throw new NotFoundError('turn', turnId)
       const output = check('items', OutputItems, bodies)
       const counts = checkTokenCounts('tokenCounts', tokenCounts, output.length)
+      const itemIds = checkItemIds('ids', ids, output.length)
       if (output.length === 0) return []
       return this.db.transaction(async (tx) => {
         const row = await lockTurn(tx, turnId)
@@ -246,6 +252,7 @@ export class PgTurnStore implements TurnStore {
           side: 'output',
           bodies: output,
           tokenCounts: counts,
+          ids: itemIds,
           firstSeq,
         })
       })
@@ -258,6 +265,7 @@ export class PgTurnStore implements TurnStore {
       const status = check('status', z.enum(['completed', 'failed', 'cancelled']), input.status)
       const output = check('output', OutputItems, input.output)
       const counts = checkTokenCounts('outputTokenCounts', input.outputTokenCounts, output.length)
+      const itemIds = checkItemIds('outputIds', input.outputIds, output.length)
       const usage = check('usage', Usage.nullable(), input.usage)
       const ledger = check('ledger', z.array(LedgerEntry).max(1000), input.ledger)
       const error = check('error', TurnError.nullable(), input.error)
@@ -280,6 +288,7 @@ export class PgTurnStore implements TurnStore {
             side: 'output',
             bodies: output,
             tokenCounts: counts,
+            ids: itemIds,
             firstSeq,
           })
         } else {
