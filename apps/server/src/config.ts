@@ -81,7 +81,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Fills the auth default and refuses `local` auth where the network can reach it. */
-export function resolveConfig(config: Omit<ServerConfig, 'auth'> & { auth?: AuthMode | undefined }): ServerConfig {
+export function resolveConfig(
+  config: Omit<ServerConfig, 'auth'> & { auth?: AuthMode | undefined },
+): ServerConfig {
   const loopback = isLoopbackHost(config.host)
   const auth = config.auth ?? (loopback ? 'local' : 'keys')
   if (auth === 'local' && !loopback) {

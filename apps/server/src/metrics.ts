@@ -9,7 +9,9 @@ function labelText(labels: Labels): string {
   const entries = Object.entries(labels)
   if (entries.length === 0) return ''
   const body = entries
-    .map(([key, value]) => `${key}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
+    .map(
+      ([key, value]) => `${key}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`,
+    )
     .join(',')
   return `{${body}}`
 }
@@ -35,7 +37,8 @@ export class Counter implements Metric {
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${value}`)
+    for (const { labels, value } of this.values.values())
+      lines.push(`${this.name}${labelText(labels)} ${value}`)
     return lines.join('\n')
   }
 }
@@ -60,14 +63,19 @@ export class Gauge implements Metric {
     return this.collect ? this.collect() : this.value
   }
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.get()}`].join(
-      '\n',
-    )
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} gauge`,
+      `${this.name} ${this.get()}`,
+    ].join('\n')
   }
 }
 
 export class Histogram implements Metric {
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
+  private readonly series = new Map<
+    string,
+    { labels: Labels; counts: number[]; sum: number; count: number }
+  >()
   constructor(
     readonly name: string,
     readonly help: string,
@@ -82,7 +90,8 @@ export class Histogram implements Metric {
       this.series.set(key, entry)
     }
     for (let i = 0; i < this.buckets.length; i++) {
-      if (seconds <= (this.buckets[i] ?? Number.POSITIVE_INFINITY)) entry.counts[i] = (entry.counts[i] ?? 0) + 1
+      if (seconds <= (this.buckets[i] ?? Number.POSITIVE_INFINITY))
+        entry.counts[i] = (entry.counts[i] ?? 0) + 1
     }
     entry.sum += seconds
     entry.count += 1
@@ -108,20 +117,30 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 /** The server's series. One instance per server (tests run several in one process). */
 export class ServerMetrics {
-  readonly turns = new Counter('parley_turns_total', 'Turns that reached a terminal status on this instance.')
+  readonly turnsStarted = new Counter(
+    'parley_turns_started_total',
+    'Turns this instance dispatched to the provider.',
+  )
+  readonly turns = new Counter(
+    'parley_turns_total',
+    'Turns this instance ran to a terminal status, by status.',
+  )
   readonly providerLatency = new Histogram(
     'parley_provider_call_seconds',
-    'Duration of one provider call (one model step), by provider and outcome.',
+    'Duration of one provider call (one model step), by outcome.',
     LATENCY_BUCKETS,
   )
   readonly timeToFirstToken = new Histogram(
-    'parley_provider_time_to_first_token_seconds',
-    'Time from a provider call to its first text delta or tool call.',
+    'parley_time_to_first_token_seconds',
+    'Time from the start of a turn to its first streamed output.',
     LATENCY_BUCKETS,
   )
   readonly activeStreams = new Gauge('parley_active_streams', 'tRPC subscriptions streaming turn events now.')
   readonly wsConnections = new Gauge('parley_websocket_connections', 'Open WebSocket connections.')
-  readonly httpRequests = new Counter('parley_http_requests_total', 'HTTP requests, by route and status class.')
+  readonly httpRequests = new Counter(
+    'parley_http_requests_total',
+    'HTTP requests, by route and status class.',
+  )
   private dbReady = 0
   private readonly dbReadyGauge = new Gauge(
     'parley_database_ready',
@@ -133,6 +152,7 @@ export class ServerMetrics {
   render(ready: boolean): string {
     this.dbReady = ready ? 1 : 0
     const metrics: Metric[] = [
+      this.turnsStarted,
       this.turns,
       this.providerLatency,
       this.timeToFirstToken,
