@@ -1,5 +1,5 @@
 import { eventId, isTerminalEvent, type TurnEvent, type TurnEventBody } from '../contracts/events.ts'
-import { isTerminal } from '../contracts/turn.ts'
+import { isTerminal, type Turn } from '../contracts/turn.ts'
 import { NotFoundError, ValidationError } from '../errors.ts'
 import type { LiveBus } from '../ports/live.ts'
 import type { Stores, TurnWithItems } from '../ports/stores.ts'
@@ -13,6 +13,8 @@ export interface AttachDeps {
   clock: Clock
   /** The writer of a turn running in this process, if it is. */
   local(turnId: string): TurnEventWriter | undefined
+  /** The turn of a run in this process and its owner: attaching to it needs no read. */
+  localTurn?(turnId: string): { userId: string; turn: Turn } | undefined
   /** How long a subscriber waits in silence before checking the log and the turn (default 2 s). */
   pollMs: number
 }
@@ -44,7 +46,8 @@ export async function* attachEvents(
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
     throw new ValidationError([{ path: 'afterSeq', message: 'must be a non-negative integer' }])
   }
-  const found = await deps.stores.turns.get(userId, turnId)
+  const running = deps.localTurn?.(turnId)
+  const found = running?.userId === userId ? running : await deps.stores.turns.get(userId, turnId)
   if (!found) throw new NotFoundError('turn', turnId)
   if (signal?.aborted) return
 
@@ -169,8 +172,12 @@ export async function* attachEvents(
       const finishedAt = current.turn.completedAt ? Date.parse(current.turn.completedAt) : 0
       if (deps.clock.now().getTime() - finishedAt < TERMINAL_GRACE_MS) continue
       // A client that already had the terminal event and resumes after it gets nothing more.
+      // Except `turn.interrupted`: the sweep writes it at the first seq its dead process never
+      // flushed, a seq the client may have seen live as something else. Repeating the terminal
+      // event is harmless; ending silently would leave the client waiting for one.
       const previous = last > 0 ? await deps.stores.events.readAfter(turnId, last - 1, 1) : []
-      if (previous[0]?.seq === last && isTerminalEvent(previous[0])) return
+      const seen = previous[0]
+      if (seen?.seq === last && isTerminalEvent(seen) && seen.type !== 'turn.interrupted') return
       yield synthesizeTerminal(current, last + 1)
       return
     }
