@@ -24,7 +24,7 @@ export interface ParleyClientOptions {
   url: string
   /** Sent as `Authorization: Bearer` on HTTP/SSE and as `connectionParams.apiKey` on WebSocket. */
   apiKey?: string
-  /** How subscriptions travel. Queries and mutations always use batched HTTP. Default `ws`. */
+  /** How subscriptions travel. Queries use batched HTTP, mutations plain HTTP. Default `ws`. */
   transport?: Transport
   /** A WebSocket class for runtimes without one (the Node entry point passes `ws`). */
   WebSocket?: typeof globalThis.WebSocket
@@ -97,8 +97,9 @@ export function createParleyClient(options: ParleyClientOptions): ParleyClient {
         condition: (op) => op.type === 'subscription',
         true: subscriptions,
         false: splitLink({
-          // Files (imports) go unbatched as a raw body.
-          condition: (op) => isNonJsonSerializable(op.input),
+          // Files (imports) go unbatched as a raw body. So do mutations: the batch link waits a
+          // timer tick (a millisecond or more in Node) to gather calls, on every send of a turn.
+          condition: (op) => op.type === 'mutation' || isNonJsonSerializable(op.input),
           true: httpLink({ url: trpcUrl, headers: authHeaders }),
           false: httpBatchLink({ url: trpcUrl, headers: authHeaders, maxURLLength: 4_000 }),
         }),

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import type { Logger, SQL } from 'drizzle-orm'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
@@ -47,9 +47,11 @@ export async function connect(options: ConnectOptions): Promise<Driver> {
       prepare: true,
     })
     const url = options.url
+    const db = drizzlePostgres(client, logger ? { logger } : {})
+    preparing.set(db, { client, onQuery: options.onQuery })
     return {
       kind: 'postgres',
-      db: drizzlePostgres(client, logger ? { logger } : {}),
+      db,
       client,
       // A one-connection client, so that the advisory lock and the migrator share a session:
       // several instances starting at once apply the migrations exactly once.
@@ -88,4 +90,27 @@ export async function rawRows<Row>(executor: Executor, query: SQL): Promise<Row[
   if (Array.isArray(result)) return result as Row[]
   const rows = (result as { rows?: unknown }).rows
   return Array.isArray(rows) ? (rows as Row[]) : []
+}
+
+/** The postgres.js client behind a database, for statements run as named prepared statements. */
+const preparing = new WeakMap<
+  Executor,
+  { client: postgres.Sql; onQuery: ((query: string) => void) | undefined }
+>()
+const dialect = new PgDialect()
+
+/**
+ * `rawRows` for the statements of every turn: on postgres.js they run as named prepared
+ * statements (drizzle runs raw SQL unnamed, so Postgres would plan them again on each call).
+ * Only for the database itself: a transaction's statements must stay on its connection.
+ */
+export async function preparedRows<Row>(executor: Executor, query: SQL): Promise<Row[]> {
+  const target = preparing.get(executor)
+  if (!target) return rawRows<Row>(executor, query)
+  const { sql: text, params } = dialect.sqlToQuery(query)
+  target.onQuery?.(text)
+  const rows: unknown = await target.client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+    prepare: true,
+  })
+  return rows as Row[]
 }

@@ -54,6 +54,8 @@ interface ClaimRequest {
   requestId: string
   fingerprint: string
   parentTurnId: string | null
+  /** A send: a null parentTurnId means the conversation's head at the claim. */
+  parentFromHead?: boolean
   input: ItemBody[]
   model: string
   instructions: string | null
@@ -112,8 +114,6 @@ export class Orchestrator implements TurnService {
     this.#assertAccepting()
     const input = parseInput(SendInput, raw)
     const settings = parseInput(TurnSettings, input.settings ?? {})
-    const conversation = await this.#stores.conversations.get(userId, input.conversationId)
-    if (!conversation) throw new NotFoundError('conversation', input.conversationId)
     const items: ItemBody[] = typeof input.input === 'string' ? [userText(input.input)] : input.input
     // What the client asked for, not what it resolved to (see fingerprint.ts).
     const fingerprint = await requestFingerprint({
@@ -130,7 +130,9 @@ export class Orchestrator implements TurnService {
       conversationId: input.conversationId,
       requestId: input.requestId,
       fingerprint,
-      parentTurnId: input.parentTurnId ?? conversation.headTurnId,
+      // The head is read by the claim itself: no separate read of the conversation first.
+      parentTurnId: input.parentTurnId ?? null,
+      parentFromHead: true,
       input: items,
       model: input.model ?? this.#provider.defaultModel,
       instructions: input.instructions ?? null,
@@ -186,6 +188,10 @@ export class Orchestrator implements TurnService {
         bus: this.#bus,
         clock: this.#clock,
         local: (id) => this.#running.get(id)?.writer,
+        localTurn: (id) => {
+          const run = this.#running.get(id)
+          return run ? { userId: run.userId, turn: run.turn } : undefined
+        },
         pollMs: this.#pollMs,
       },
       userId,
@@ -299,6 +305,13 @@ export class Orchestrator implements TurnService {
             : 'Another turn of this conversation is still running',
         )
       case 'not_found':
+        if (request.parentFromHead) {
+          // Answered as before the head moved into the claim: an unknown conversation first.
+          const conversation = request.parentTurnId
+            ? await this.#stores.conversations.get(request.userId, request.conversationId)
+            : null
+          if (!conversation) throw new NotFoundError('conversation', request.conversationId)
+        }
         throw new NotFoundError(request.parentTurnId ? 'conversation or parent turn' : 'conversation')
     }
   }

@@ -96,6 +96,13 @@ export class TurnRun {
   readonly #ledger: UsageLedgerEntry[] = []
   #upstreamResponseId: string | null = null
   #truncated = false
+  /** The context read together with the start of the turn, when the store offers that. */
+  #stored: Item[] | null = null
+  /**
+   * The message that ended the last step, complete but not stored yet: `finish` stores it in
+   * the same statement as the end of the turn, then `item.completed` goes out.
+   */
+  #final: OpenMessage | null = null
 
   constructor(deps: RunDeps, userId: string, turn: Turn) {
     this.#deps = deps
@@ -125,6 +132,11 @@ export class TurnRun {
     if (!this.#controller.signal.aborted) this.#controller.abort(new RunStopped('lease_lost'))
   }
 
+  /** The turn as this run knows it (`pending` until its run starts). */
+  get turn(): Turn {
+    return this.#turn
+  }
+
   get #signal(): AbortSignal {
     return this.#controller.signal
   }
@@ -139,7 +151,14 @@ export class TurnRun {
     let marked: boolean
     try {
       this.#counter = await tokenCounter()
-      marked = await stores.turns.markStreaming(this.turnId, this.#deps.leaseMs)
+      if (stores.turns.startStreaming) {
+        // The status change and the context read in one round trip, where the store can.
+        const context = await stores.turns.startStreaming(this.userId, this.turnId, this.#deps.leaseMs)
+        this.#stored = context
+        marked = context !== null
+      } else {
+        marked = await stores.turns.markStreaming(this.turnId, this.#deps.leaseMs)
+      }
     } catch (err) {
       // Nothing was dispatched: the lease sweep turns the pending turn into `interrupted`.
       log({ level: 'error', msg: 'could not start the turn', turnId: this.turnId, err })
@@ -239,7 +258,8 @@ export class TurnRun {
   async #context(): Promise<{ items: ItemBody[]; continuation: ProviderRequest['continuation'] }> {
     const { stores, provider } = this.#deps
     const turn = this.#turn
-    const stored = await stores.turns.context(this.userId, turn.id)
+    const stored = this.#stored ?? (await stores.turns.context(this.userId, turn.id))
+    this.#stored = null
     const window = provider.contextWindow(turn.model)
     let bodies: ItemBody[]
     if (window === null) {
@@ -350,7 +370,13 @@ export class TurnRun {
             break
         }
       }
-      await this.#closeMessage()
+      // A step without tool calls ends the turn: its message is stored by `finish`.
+      if (calls.length === 0 && this.#open) {
+        this.#final = this.#open
+        this.#open = null
+      } else {
+        await this.#closeMessage()
+      }
       ok = true
     } finally {
       observer.providerCall?.(Math.max(0, this.#deps.clock.now().getTime() - started), ok)
@@ -482,6 +508,12 @@ export class TurnRun {
     const { stores, observer, log } = this.#deps
     const rest: ItemBody[] = []
     const restIds: string[] = []
+    const final = this.#final
+    this.#final = null
+    if (final) {
+      restIds.push(final.id)
+      rest.push(assistantText(final.text))
+    }
     if (this.#open && this.#open.text !== '') {
       restIds.push(this.#open.id)
       const partial: MessageItemBody = {
@@ -493,7 +525,6 @@ export class TurnRun {
       rest.push(partial)
     }
     this.#open = null
-    if (this.#usage) this.writer.emit({ type: 'usage', usage: this.#usage })
     let stored: Awaited<ReturnType<Stores['turns']['finish']>>
     try {
       stored = await stores.turns.finish(this.turnId, {
@@ -523,6 +554,9 @@ export class TurnRun {
       return
     }
     this.#turn = stored.turn
+    const finalItem = final && stored.output.find((item) => item.id === final.id)
+    if (finalItem) this.writer.emit({ type: 'item.completed', item: toEventItem(finalItem) })
+    if (this.#usage) this.writer.emit({ type: 'usage', usage: this.#usage })
     const output = stored.output.map(toEventItem)
     const terminal: TurnEventBody =
       status === 'completed'

@@ -100,6 +100,12 @@ export interface ClaimTurnInput {
   leaseMs: number
   /** Make the new turn the conversation's head (true for sends, regenerate and edit). */
   setHead: boolean
+  /**
+   * When `parentTurnId` is null: parent the new turn on the conversation's head as it is at the
+   * claim (read in the same statement), instead of making it a root turn. Saves the caller a
+   * read of the conversation before the claim.
+   */
+  parentFromHead?: boolean
 }
 
 export type ClaimResult =
@@ -159,6 +165,11 @@ export interface TurnStore {
   getByRequestId(userId: string, requestId: string): Promise<TurnWithItems | null>
   /** pending → streaming; false when the turn is no longer pending (e.g. swept). */
   markStreaming(turnId: string, leaseMs: number): Promise<boolean>
+  /**
+   * Optional: `markStreaming` and `context` together (one round trip where the store can).
+   * Null when the turn is no longer pending; otherwise the turn's context.
+   */
+  startStreaming?(userId: string, turnId: string, leaseMs: number): Promise<Item[] | null>
   /**
    * Stores output items during the tool loop (calls and results, before the next model step).
    * `ids` (same order) are ids the orchestrator already announced in events, e.g. a message

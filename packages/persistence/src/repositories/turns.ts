@@ -26,14 +26,26 @@ import {
   Usage,
   ValidationError,
 } from '@parley/core'
-import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNull, or, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
-import { type Executor, rawRows } from '../db.ts'
+import { type Executor, preparedRows, rawRows } from '../db.ts'
 import { guarded } from '../errors.ts'
 import { type TurnRow, toTurn } from '../mappers.ts'
 import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
 import { check, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
-import { chainFromHead, chainFromTurn } from './chain.ts'
+import { chainFromHead } from './chain.ts'
+import {
+  CHAIN_ITEM_COLUMNS,
+  chainItemsCte,
+  chainItemsWhere,
+  ITEM_COLUMNS,
+  itemValues,
+  type RawItem,
+  type RawTurn,
+  rawItems,
+  rawTurn,
+  TURN_COLUMNS,
+} from './hot-path.ts'
 import { allocateSeqs, insertItems, itemsOfTurns, splitBySide } from './items.ts'
 
 const RUNNING = ['pending', 'streaming'] as const
@@ -67,17 +79,6 @@ async function replay(executor: Executor, row: TurnRow, fingerprint: string): Pr
   return { status: 'completed', turn, input, output }
 }
 
-interface ContextRow {
-  id: string
-  conversation_id: string
-  turn_id: string
-  seq: number
-  side: 'input' | 'output'
-  token_count: number
-  body: ItemBody
-  created_ms: number
-}
-
 export interface SweepResult {
   turns: Turn[]
   /** The `turn.interrupted` events appended to the log, for live delivery. */
@@ -107,7 +108,28 @@ export class PgTurnStore implements TurnStore {
       )
       const settings = check('settings', TurnSettings, input.settings)
       const lease = leaseUntil(input.leaseMs)
+      const fromHead = input.parentFromHead === true
 
+      const fast = await this.#claimAtOnce({
+        userId: input.userId,
+        conversationId: input.conversationId,
+        parentTurnId: input.parentTurnId,
+        fromHead,
+        requestId,
+        fingerprint,
+        bodies,
+        counts,
+        provider,
+        model,
+        instructions,
+        settings,
+        lease,
+        setHead: input.setHead,
+      })
+      if (fast) return fast
+
+      // Not claimed at once: the request id is taken, the conversation is busy or unknown. The
+      // transaction below tells which (and claims after all if the obstacle is gone by now).
       return this.db.transaction(async (tx) => {
         const byRequestId = () =>
           tx
@@ -119,6 +141,7 @@ export class PgTurnStore implements TurnStore {
         const [target] = await tx
           .select({
             id: conversations.id,
+            head: conversations.headTurnId,
             parentOk:
               input.parentTurnId === null
                 ? sql<boolean>`true`
@@ -133,10 +156,13 @@ export class PgTurnStore implements TurnStore {
               isNull(conversations.deletedAt),
             ),
           )
+        // A send after the head answers for its conversation first, as if it had been read first.
+        if (!target && fromHead) return { status: 'not_found' }
         if (!target?.parentOk) {
           const existing = await byRequestId()
           return existing ? replay(tx, existing, fingerprint) : { status: 'not_found' }
         }
+        const parentTurnId = input.parentTurnId ?? (fromHead ? target.head : null)
 
         // The unique indexes decide: (user_id, request_id) for the idempotency key and the
         // partial index on running turns for one writer per conversation. ON CONFLICT keeps
@@ -147,7 +173,7 @@ export class PgTurnStore implements TurnStore {
             id: newId('resp'),
             userId: input.userId,
             conversationId: input.conversationId,
-            parentTurnId: input.parentTurnId,
+            parentTurnId,
             requestId,
             fingerprint,
             status: 'pending',
@@ -184,6 +210,75 @@ export class PgTurnStore implements TurnStore {
     })
   }
 
+  /**
+   * The claim as one statement: the conversation (and parent) check, the turn insert (ON
+   * CONFLICT DO NOTHING on the request-id and busy indexes), the seq allocation and the input
+   * items. Null when no turn was inserted; the caller then finds out why.
+   */
+  async #claimAtOnce(input: {
+    userId: string
+    conversationId: string
+    parentTurnId: string | null
+    fromHead: boolean
+    requestId: string
+    fingerprint: string
+    bodies: ItemBody[]
+    counts: number[]
+    provider: string
+    model: string
+    instructions: string | null
+    settings: TurnSettings
+    lease: SQL
+    setHead: boolean
+  }): Promise<ClaimResult | null> {
+    const { userId, conversationId, parentTurnId, bodies } = input
+    const turnId = newId('resp')
+    const ids = bodies.map(() => newId('item'))
+    const parent =
+      parentTurnId !== null
+        ? sql`${parentTurnId}::text`
+        : input.fromHead
+          ? sql`c.head_turn_id`
+          : sql`null::text`
+    const parentCheck =
+      parentTurnId === null
+        ? sql``
+        : sql`and exists (select 1 from turns p where p.id = ${parentTurnId}
+                and p.conversation_id = ${conversationId} and p.user_id = ${userId})`
+    const rows = await preparedRows<RawTurn & RawItem>(
+      this.db,
+      sql`with target as (
+            select ${parent} as parent_turn_id from conversations c
+            where c.id = ${conversationId} and c.user_id = ${userId} and c.deleted_at is null ${parentCheck}
+          ), t as (
+            insert into turns (id, user_id, conversation_id, parent_turn_id, request_id, fingerprint, status,
+              lease_expires_at, provider, model, instructions, settings)
+            select ${turnId}, ${userId}, ${conversationId}, target.parent_turn_id, ${input.requestId},
+              ${input.fingerprint}, 'pending', ${input.lease}, ${input.provider}, ${input.model},
+              ${input.instructions}::text, ${JSON.stringify(input.settings)}::jsonb
+            from target
+            on conflict do nothing
+            returning ${TURN_COLUMNS}
+          ), c as (
+            update conversations set item_seq = item_seq + ${bodies.length}, updated_at = now()
+              ${input.setHead ? sql`, head_turn_id = ${turnId}` : sql``}
+            where id = ${conversationId} and exists (select 1 from t)
+            returning item_seq
+          ), i as (
+            insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count)
+            select v.id, ${conversationId}, ${turnId}, c.item_seq - ${bodies.length} + 1 + v.ord, 'input',
+                   v.type, v.role, v.body, v.token_count
+            from c cross join (values ${itemValues(bodies, ids, input.counts)})
+              as v(id, ord, type, role, body, token_count)
+            returning ${ITEM_COLUMNS}
+          )
+          select t.*, i.* from t cross join i`,
+    )
+    const first = rows[0]
+    if (!first) return null
+    return { status: 'claimed', turn: rawTurn(first), input: rawItems(rows, conversationId) }
+  }
+
   get(userId: string, turnId: string): Promise<TurnWithItems | null> {
     return guarded(async () => {
       if (!isId('user', userId) || !isId('resp', turnId)) return null
@@ -215,6 +310,30 @@ export class PgTurnStore implements TurnStore {
         .where(and(eq(turns.id, turnId), eq(turns.status, 'pending')))
         .returning({ id: turns.id })
       return updated.length > 0
+    })
+  }
+
+  startStreaming(userId: string, turnId: string, leaseMs: number): Promise<Item[] | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('resp', turnId)) return null
+      const lease = leaseUntil(leaseMs)
+      // One statement: the status change and the context read share a round trip. The left
+      // join keeps the marker row of a turn with no context items.
+      const rows = await preparedRows<RawItem & { marked: string; conversation_id: string }>(
+        this.db,
+        sql`with recursive m as (
+              update turns set status = 'streaming', lease_expires_at = ${lease}
+              where id = ${turnId} and user_id = ${userId} and status = 'pending'
+              returning id, conversation_id
+            ), ${chainItemsCte(userId, turnId)}
+            select m.id as marked, m.conversation_id, x.* from m left join lateral (
+              select ${CHAIN_ITEM_COLUMNS} from items i
+              where ${chainItemsWhere(turnId, sql`m.conversation_id`)}
+            ) x on true`,
+      )
+      const first = rows[0]
+      if (!first) return null
+      return rawItems(rows, first.conversation_id)
     })
   }
 
@@ -276,6 +395,73 @@ export class PgTurnStore implements TurnStore {
       )
       const truncated = check('truncated', z.boolean(), input.truncated)
 
+      const ids = output.map((_, index) => itemIds?.[index] ?? newId('item'))
+      const itemsCte =
+        output.length === 0
+          ? sql``
+          : sql`, i as (
+              insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count)
+              select v.id, cur.conversation_id, cur.id, c.item_seq - ${output.length} + 1 + v.ord, 'output',
+                     v.type, v.role, v.body, v.token_count
+              from cur cross join c cross join (values ${itemValues(output, ids, counts)})
+                as v(id, ord, type, role, body, token_count)
+              returning ${ITEM_COLUMNS}
+            )`
+      const ledgerCte =
+        ledger.length === 0
+          ? sql``
+          : sql`, l as (
+              insert into usage_ledger (user_id, turn_id, provider, model, upstream_response_id, input_tokens,
+                output_tokens, total_tokens, cached_input_tokens, reasoning_tokens, estimated)
+              select cur.user_id, cur.id, v.* from cur cross join (values ${sql.join(
+                ledger.map(
+                  (entry) =>
+                    sql`(${entry.provider}::text, ${entry.model}::text, ${entry.upstreamResponseId}::text,
+                         ${entry.usage.inputTokens}::int, ${entry.usage.outputTokens}::int,
+                         ${entry.usage.totalTokens}::int, ${entry.usage.cachedInputTokens}::int,
+                         ${entry.usage.reasoningTokens}::int, ${entry.usage.estimated}::boolean)`,
+                ),
+                sql`, `,
+              )}) as v
+              on conflict do nothing
+            )`
+      // One statement: lock the running turn (a sweep that got there first leaves no row), store
+      // the rest of the output and the ledger, end the turn, and return it with all its items.
+      // The turn's earlier items are read from the statement's snapshot, the new ones from `i`.
+      const rows = await preparedRows<RawTurn & RawItem>(
+        this.db,
+        sql`with cur as (
+              select id, user_id, conversation_id from turns
+              where id = ${turnId} and status in ('pending', 'streaming')
+              for update
+            ), c as (
+              update conversations set item_seq = item_seq + ${output.length}, updated_at = now()
+              where id = (select conversation_id from cur)
+              returning item_seq
+            )${itemsCte}${ledgerCte}, f as (
+              update turns set status = ${status}, usage = ${usage === null ? null : JSON.stringify(usage)}::jsonb,
+                error = ${error === null ? null : JSON.stringify(error)}::jsonb,
+                upstream_response_id = ${upstreamResponseId}::text, truncated = ${truncated},
+                lease_expires_at = null, completed_at = now()
+              where id in (select id from cur)
+              returning ${TURN_COLUMNS}
+            )
+            select f.*, x.* from f left join lateral (
+              select ${ITEM_COLUMNS} from items where turn_id = f.id
+              ${output.length === 0 ? sql`` : sql`union all select * from i`}
+            ) x on true`,
+      )
+      const first = rows[0]
+      if (first) {
+        const stored = rawItems(rows, first.conversation_id)
+        return {
+          turn: rawTurn(first),
+          input: stored.filter((item) => item.side === 'input'),
+          output: stored.filter((item) => item.side === 'output'),
+        }
+      }
+
+      // Not running (finished by a cancel or a sweep first) or unknown: a finish changes nothing.
       return this.db.transaction(async (tx) => {
         const row = await lockTurn(tx, turnId)
         // A turn finishes once: a late finish (after a cancel or a sweep) changes nothing.
@@ -403,37 +589,20 @@ export class PgTurnStore implements TurnStore {
       // conversation's items are read through its (conversation_id, seq) index and kept when
       // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
       // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
-      const rows = await rawRows<ContextRow>(
+      // One statement whatever the chain length: the recursive CTE walks the parents, and the
+      // conversation's items are read through its (conversation_id, seq) index and kept when
+      // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
+      // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
+      const rows = await preparedRows<RawItem & { conversation_id: string }>(
         this.db,
-        sql`${chainFromTurn(userId, turnId)}
-            select i.id, i.conversation_id, i.turn_id, i.seq, i.side, i.token_count, i.body,
-                   (extract(epoch from i.created_at) * 1000)::float8 as created_ms
-            from items i
-            where i.conversation_id =
-                    (select t.conversation_id from turns t where t.id = ${turnId} and t.user_id = ${userId})
-              and i.turn_id in (select id from chain)
-              and (i.turn_id <> ${turnId} or i.side = 'input')`,
+        sql`with recursive ${chainItemsCte(userId, turnId)}, cur as (
+              select t.conversation_id from turns t where t.id = ${turnId} and t.user_id = ${userId}
+            )
+            select cur.conversation_id, ${CHAIN_ITEM_COLUMNS} from cur join items i
+              on ${chainItemsWhere(turnId, sql`cur.conversation_id`)}`,
       )
-      rows.sort((a, b) => a.seq - b.seq)
-      // Items of one turn share a timestamp: format each distinct one once. The parsed body is
-      // a fresh object, so it is completed in place rather than copied.
-      let lastMs = Number.NaN
-      let lastIso = ''
-      return rows.map((row) => {
-        if (row.created_ms !== lastMs) {
-          lastMs = row.created_ms
-          lastIso = new Date(lastMs).toISOString()
-        }
-        return Object.assign(row.body, {
-          id: row.id,
-          conversationId: row.conversation_id,
-          turnId: row.turn_id,
-          seq: row.seq,
-          side: row.side,
-          tokenCount: row.token_count,
-          createdAt: lastIso,
-        }) as Item
-      })
+      const first = rows[0]
+      return first ? rawItems(rows, first.conversation_id) : []
     })
   }
 
