@@ -1,9 +1,10 @@
 import {
   type Conversation,
   type ConversationStore,
+  ImportConversation,
   type ImportConversationInput,
   type ImportResult,
-  ItemBody,
+  type ItemBody,
   LIMITS,
   type ListConversationsInput,
   Metadata,
@@ -17,7 +18,6 @@ import {
   ValidationError,
 } from '@parley/core'
 import { and, asc, desc, eq, ilike, inArray, isNull, lt, or, sql } from 'drizzle-orm'
-import { z } from 'zod'
 import { type Executor, rawRows } from '../db.ts'
 import { FOREIGN_KEY_VIOLATION, guarded, sqlState } from '../errors.ts'
 import { toConversation } from '../mappers.ts'
@@ -28,24 +28,6 @@ import { insertItemRows, itemRows } from './items.ts'
 
 const DEFAULT_TITLE = 'New conversation'
 const TURN_CHUNK = 1000
-
-const ImportInput = z.object({
-  externalId: safeText(512).min(1),
-  title: Title,
-  metadata: Metadata,
-  createdAt: z.date(),
-  updatedAt: z.date(),
-  turns: z
-    .array(
-      z.object({
-        input: z.array(ItemBody).max(LIMITS.maxInputItems),
-        output: z.array(ItemBody).max(10_000),
-        createdAt: z.date(),
-        model: safeText(128),
-      }),
-    )
-    .max(100_000),
-})
 
 /** Keyset cursor of the listing: the last row's (updated_at, id). */
 function encodeCursor(conversation: Conversation): string {
@@ -281,7 +263,7 @@ export class PgConversationStore implements ConversationStore {
 
   importConversation(userId: string, input: ImportConversationInput): Promise<ImportResult> {
     return guarded(async () => {
-      const data = check('import', ImportInput, input)
+      const data = check('import', ImportConversation, input)
       if (!isId('user', userId)) throw new NotFoundError('user', userId)
       return this.db.transaction(async (tx) => {
         const conversationId = newId('conv')
