@@ -259,8 +259,9 @@ describe('chat in Chromium against a real server', () => {
     await screenshot(page, 'conversation-desktop-dark')
     await page.getByRole('button', { name: 'Usage' }).click()
     await page.getByRole('heading', { name: /Tokens per day/ }).waitFor()
-    expect(Number(await page.getByTestId('usage-turns').textContent())).toBeGreaterThan(0)
+    // The heading shows before the totals arrive: wait for the chart's bars, then read them.
     await page.locator('.usage-chart rect').first().waitFor()
+    expect(Number(await page.getByTestId('usage-turns').textContent())).toBeGreaterThan(0)
     await screenshot(page, 'usage-desktop-dark')
     await page.emulateMedia({ colorScheme: 'light' })
     await screenshot(page, 'usage-desktop-light')
