@@ -589,10 +589,6 @@ export class PgTurnStore implements TurnStore {
       // conversation's items are read through its (conversation_id, seq) index and kept when
       // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
       // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
-      // One statement whatever the chain length: the recursive CTE walks the parents, and the
-      // conversation's items are read through its (conversation_id, seq) index and kept when
-      // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
-      // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
       const rows = await preparedRows<RawItem & { conversation_id: string }>(
         this.db,
         sql`with recursive ${chainItemsCte(userId, turnId)}, cur as (
