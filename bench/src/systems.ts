@@ -130,6 +130,9 @@ export function parleyEnv(
     PARLEY_AUTH: 'local',
     // Request logs at `info` would measure the log sink, not the server; errors still show.
     PARLEY_LOG_LEVEL: 'warn',
+    // The load is one user's on purpose: per-user limits off, or they would be what is measured.
+    PARLEY_RATE_LIMIT_PER_MIN: '0',
+    PARLEY_MAX_STREAMS_PER_USER: '0',
     NODE_ENV: 'production',
   }
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { z } from 'zod'
 
 export const PROVIDER_KINDS = ['scripted', 'openai-responses', 'openai-chat'] as const
@@ -18,7 +19,20 @@ export interface ServerConfig {
   model: string | null
   auth: AuthMode
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /**
+   * A running turn's lease (`PARLEY_LEASE_MS`, default 30 s): how long after a crash its turn is
+   * marked `interrupted`. Shorter means faster recovery and more lease renewals.
+   */
+  leaseMs?: number
+  /** Requests per user per minute, token bucket (`PARLEY_RATE_LIMIT_PER_MIN`); 0 = off. */
+  rateLimitPerMin?: number
+  /** Concurrent streams per user (`PARLEY_MAX_STREAMS_PER_USER`); 0 = no cap. */
+  maxStreamsPerUser?: number
 }
+
+/** Limits of the process started from the environment (embedders of `createParleyServer` choose their own). */
+export const DEFAULT_RATE_LIMIT_PER_MIN = 600
+export const DEFAULT_MAX_STREAMS_PER_USER = 16
 
 /** A configuration the server refuses to start with; `message` is one line meant for the operator. */
 export class ConfigError extends Error {
@@ -42,6 +56,9 @@ const Env = z.object({
   PARLEY_MODEL: optional(z.string().min(1).max(128)),
   PARLEY_AUTH: optional(z.enum(['local', 'keys'])),
   PARLEY_LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  PARLEY_LEASE_MS: optional(z.coerce.number().int().min(100).max(3_600_000)),
+  PARLEY_RATE_LIMIT_PER_MIN: optional(z.coerce.number().int().min(0).max(1_000_000)),
+  PARLEY_MAX_STREAMS_PER_USER: optional(z.coerce.number().int().min(0).max(10_000)),
 })
 
 /** 127.0.0.0/8, ::1 and localhost: the only hosts where `PARLEY_AUTH=local` is allowed. */
@@ -70,13 +87,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT ?? 3000,
     host,
     databaseUrl: e.DATABASE_URL ?? null,
-    dataDir: e.PARLEY_DATA_DIR ?? './.parley',
+    // Relative to where the user ran the command: `pnpm start` runs this in apps/server.
+    dataDir: resolve(env.INIT_CWD ?? process.cwd(), e.PARLEY_DATA_DIR ?? './.parley'),
     provider,
     openaiApiKey: e.OPENAI_API_KEY ?? null,
     openaiBaseUrl: e.OPENAI_BASE_URL ?? null,
     model: e.PARLEY_MODEL ?? null,
     auth: e.PARLEY_AUTH,
     logLevel: e.PARLEY_LOG_LEVEL ?? 'info',
+    leaseMs: e.PARLEY_LEASE_MS ?? 30_000,
+    rateLimitPerMin: e.PARLEY_RATE_LIMIT_PER_MIN ?? DEFAULT_RATE_LIMIT_PER_MIN,
+    maxStreamsPerUser: e.PARLEY_MAX_STREAMS_PER_USER ?? DEFAULT_MAX_STREAMS_PER_USER,
   })
 }
 

@@ -2,7 +2,15 @@ import { existsSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { builtinTools, newId, Orchestrator, type Provider, ToolRegistry, type User } from '@parley/core'
+import {
+  builtinTools,
+  newId,
+  Orchestrator,
+  ParleyError,
+  type Provider,
+  ToolRegistry,
+  type User,
+} from '@parley/core'
 import { createStores, type PersistentStores } from '@parley/persistence'
 import { createProvider } from '@parley/providers'
 import { createHTTPHandler } from '@trpc/server/adapters/standalone'
@@ -11,13 +19,17 @@ import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import { Authenticator, bearerToken } from './auth.ts'
 import { resolveConfig, type ServerConfig } from './config.ts'
+import { readUtf8Body } from './http/body.ts'
 import { serveStatic } from './http/static.ts'
+import { UserLimits } from './limits/index.ts'
 import { createLogger } from './log.ts'
 import { ServerMetrics } from './metrics.ts'
 import { IMPORT_MAX_BYTES } from './router/imports.ts'
 import { appRouter } from './router/root.ts'
 import type { Context, ListedTool } from './router/trpc.ts'
 import { BranchService } from './services/branches.ts'
+import { toV1Error, V1Error } from './v1/errors.ts'
+import { sendError as sendV1Error } from './v1/http.ts'
 import { createV1Handler } from './v1/index.ts'
 
 /** Parts a caller may supply instead of the ones built from the configuration (tests, benchmarks). */
@@ -53,6 +65,8 @@ export interface ParleyServer {
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url))
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const IMPORT_PATH = '/trpc/imports.run'
+/** `/v1` requests that hold their connection for a turn's whole run count as streams. */
+const V1_RESPONSE_STREAM = /^\/v1\/responses\/[^/]+$/
 
 function sendJson(
   res: ServerResponse,
@@ -94,6 +108,11 @@ export async function createParleyServer(
     auth: options.auth,
     logLevel: options.logLevel ?? 'silent',
   })
+  // Embedders (tests, benchmarks) opt into limits; `loadConfig` gives the env-started process its defaults.
+  const limits = new UserLimits({
+    ratePerMinute: options.rateLimitPerMin ?? 0,
+    maxStreamsPerUser: options.maxStreamsPerUser ?? 0,
+  })
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024
   const graceMs = options.shutdownGraceMs ?? 10_000
   const log = deps.logger ?? createLogger(config.logLevel)
@@ -133,6 +152,7 @@ export async function createParleyServer(
     provider,
     bus: stores.bus,
     tools,
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     observer: {
       turnStarted: () => metrics.turnsStarted.inc(),
       firstToken: (ms) => metrics.timeToFirstToken.observe(ms / 1000),
@@ -156,6 +176,7 @@ export async function createParleyServer(
     branches,
     metrics,
     info,
+    limits,
   })
 
   const requestIds = new WeakMap<IncomingMessage, string>()
@@ -164,6 +185,14 @@ export async function createParleyServer(
       router: appRouter,
       basePath: '/trpc/',
       maxBodySize,
+      // A refused call says when to come back, as HTTP clients and proxies expect.
+      responseMeta: ({ errors }) => {
+        const waits = errors.map((error) =>
+          error.cause instanceof ParleyError ? (error.cause.retryAfterMs ?? 0) : 0,
+        )
+        const wait = Math.max(0, ...waits)
+        return wait > 0 ? { headers: { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) } } : {}
+      },
       createContext: async ({ req, info: request }) => {
         const user = await auth.authenticate(
           bearerToken(req.headers) ?? apiKeyFromParams(request.connectionParams),
@@ -189,6 +218,40 @@ export async function createParleyServer(
 
   let draining = false
 
+  /**
+   * `/v1` limits, applied before the handler reads the body so that a refused request costs
+   * nothing. An unauthenticated request passes through: the handler answers it with 401.
+   */
+  async function admitV1(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const user = await auth.authenticate(bearerToken(req.headers))
+    if (!user) return
+    limits.takeRequest(user.id)
+    const longLived =
+      (req.method === 'POST' && path === '/v1/responses') ||
+      (req.method === 'GET' && V1_RESPONSE_STREAM.test(path) && /[?&]stream=true(&|$)/.test(req.url ?? ''))
+    if (longLived) {
+      const release = limits.openStream(user.id)
+      res.once('close', release)
+    }
+  }
+
+  /** Early refusals answer in the shape of the API asked: OpenAI's error object under `/v1/`. */
+  function refuse(
+    res: ServerResponse,
+    path: string,
+    status: number,
+    reason: string,
+    message: string,
+    headers: Record<string, string>,
+  ): void {
+    if (!path.startsWith('/v1/')) {
+      sendJson(res, status, errorBody(reason, message), headers)
+      return
+    }
+    const type = status === 413 ? 'invalid_request_error' : 'server_error'
+    sendJson(res, status, new V1Error(status, message, { type, code: reason }).body(), headers)
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' })
     if (path === '/readyz') {
@@ -204,8 +267,34 @@ export async function createParleyServer(
       return
     }
     if (path === IMPORT_PATH) return trpcImports(req, res)
-    if (path.startsWith('/trpc/')) return trpc(req, res)
-    if (path.startsWith('/v1/')) return v1(req, res)
+    if (path.startsWith('/trpc/')) {
+      if (req.method === 'POST') {
+        // Read here so that bytes that are not UTF-8 are refused, not decoded into U+FFFD;
+        // tRPC takes a body that is already read from `req.body`.
+        const body = await readUtf8Body(req, maxBodyBytes)
+        if (!body.ok) {
+          const tooLarge = body.problem === 'too_large'
+          return refuse(
+            res,
+            path,
+            tooLarge ? 413 : 400,
+            tooLarge ? 'payload_too_large' : 'validation',
+            tooLarge ? `Request body is larger than ${maxBodyBytes} bytes` : 'The request body is not valid UTF-8',
+            {},
+          )
+        }
+        Object.assign(req, { body: body.text === '' ? undefined : body.text })
+      }
+      return trpc(req, res)
+    }
+    if (path.startsWith('/v1/')) {
+      try {
+        await admitV1(req, res, path)
+      } catch (error) {
+        return sendV1Error(res, toV1Error(error))
+      }
+      return v1(req, res)
+    }
     if (serveWeb && webRoot && !path.startsWith('/trpc') && !path.startsWith('/v1')) {
       if (await serveStatic(webRoot, req, res)) return
     }
@@ -236,7 +325,7 @@ export async function createParleyServer(
       }
     })
     if (draining && path !== '/healthz' && path !== '/readyz') {
-      return sendJson(res, 503, errorBody('unavailable', 'The server is shutting down; retry'), {
+      return refuse(res, path, 503, 'unavailable', 'The server is shutting down; retry', {
         connection: 'close',
         'retry-after': '1',
       })
@@ -244,20 +333,37 @@ export async function createParleyServer(
     const length = Number(req.headers['content-length'] ?? 0)
     const limit = bodyLimit(path)
     if (length > limit) {
-      return sendJson(
-        res,
-        413,
-        errorBody('payload_too_large', `Request is too large: at most ${limit} bytes`),
-        {
-          connection: 'close',
-        },
-      )
+      return refuse(res, path, 413, 'payload_too_large', `Request is too large: at most ${limit} bytes`, {
+        connection: 'close',
+      })
     }
     route(req, res, path).catch((error: unknown) => {
       log.error({ err: error, requestId, path }, 'request failed')
-      if (!res.headersSent) sendJson(res, 500, errorBody('internal', 'Internal error'))
-      else res.destroy()
+      if (res.headersSent) res.destroy()
+      else if (path.startsWith('/v1/')) sendV1Error(res, toV1Error(error))
+      else sendJson(res, 500, errorBody('internal', 'Internal error'))
     })
+  })
+
+  // A request line or headers beyond Node's limit (e.g. a huge SSE subscription input in the
+  // query string) never reaches a handler: answer it typed instead of with a bare status line.
+  httpServer.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy()
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW'
+    const status = tooLarge ? 431 : 400
+    const body = JSON.stringify(
+      tooLarge
+        ? errorBody(
+            'payload_too_large',
+            'Request line or headers are too large (send big inputs in a POST body)',
+          )
+        : errorBody('validation', 'Malformed HTTP request'),
+    )
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    )
   })
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxBodyBytes })

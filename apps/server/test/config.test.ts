@@ -3,18 +3,32 @@ import { ConfigError, isLoopbackHost, loadConfig } from '../src/config.ts'
 
 describe('loadConfig', () => {
   it('runs on a fresh machine with nothing set: PGlite, scripted, local auth, 127.0.0.1:3000', () => {
-    expect(loadConfig({})).toEqual({
+    expect(loadConfig({ INIT_CWD: '/srv/parley' })).toEqual({
       port: 3000,
       host: '127.0.0.1',
       databaseUrl: null,
-      dataDir: './.parley',
+      dataDir: '/srv/parley/.parley',
       provider: 'scripted',
       openaiApiKey: null,
       openaiBaseUrl: null,
       model: null,
       auth: 'local',
       logLevel: 'info',
+      leaseMs: 30_000,
+      rateLimitPerMin: 600,
+      maxStreamsPerUser: 16,
     })
+  })
+
+  it('resolves PARLEY_DATA_DIR against the directory the command was run from', () => {
+    // `pnpm start` runs the server in apps/server; pnpm passes the caller's directory as INIT_CWD.
+    expect(loadConfig({ INIT_CWD: '/home/me/project' }).dataDir).toBe('/home/me/project/.parley')
+    expect(loadConfig({ INIT_CWD: '/home/me/project', PARLEY_DATA_DIR: 'data' }).dataDir).toBe(
+      '/home/me/project/data',
+    )
+    expect(loadConfig({ INIT_CWD: '/home/me/project', PARLEY_DATA_DIR: '/var/lib/parley' }).dataDir).toBe(
+      '/var/lib/parley',
+    )
   })
 
   it('defaults to the Responses provider when an OpenAI key is set', () => {

@@ -11,6 +11,7 @@ import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server'
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc'
 import type { Logger } from 'pino'
 import type { AuthMode } from '../config.ts'
+import { releasingIterable, type UserLimits } from '../limits/index.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { BranchService } from '../services/branches.ts'
 
@@ -37,6 +38,8 @@ export interface Context {
   branches: BranchService
   metrics: ServerMetrics
   info: { auth: AuthMode; provider: string; model: string }
+  /** Per-user request rate and concurrent-stream cap; absent = unlimited (e.g. a direct caller). */
+  limits?: UserLimits
 }
 
 /** ParleyError.status → tRPC code (the HTTP status tRPC answers with follows from the code). */
@@ -156,7 +159,30 @@ const parleyErrors = t.middleware(async ({ next, ctx, path, type }) => {
 export const createTRPCRouter = t.router
 export const createCallerFactory = t.createCallerFactory
 export const publicProcedure = t.procedure.use(parleyErrors)
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'A valid API key is required' })
-  return next({ ctx: { ...ctx, user: ctx.user, userId: ctx.user.id } })
-})
+export const protectedProcedure = publicProcedure
+  .use(({ ctx, next }) => {
+    if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'A valid API key is required' })
+    return next({ ctx: { ...ctx, user: ctx.user, userId: ctx.user.id } })
+  })
+  .use(async ({ ctx, next, type, signal }) => {
+    ctx.limits?.takeRequest(ctx.userId)
+    // A subscription holds its slot until its iteration ends, however it ends.
+    const release = type === 'subscription' ? ctx.limits?.openStream(ctx.userId) : undefined
+    if (!release) return next()
+    let result: Awaited<ReturnType<typeof next>>
+    try {
+      result = await next()
+    } catch (error) {
+      release()
+      throw error
+    }
+    if (!result.ok || !isAsyncIterable(result.data)) {
+      release()
+      return result
+    }
+    return { ...result, data: releasingIterable(result.data, release, signal) }
+  })
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return value !== null && typeof value === 'object' && Symbol.asyncIterator in value
+}

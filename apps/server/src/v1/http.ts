@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readUtf8Body } from '../http/body.ts'
 import { V1Error } from './errors.ts'
 import type { WireStreamEvent } from './wire.ts'
 
@@ -7,26 +8,14 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024
 
 /** Reads a JSON body. No body (or an empty one) is `undefined`. */
 export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const tooLarge = () =>
-    new V1Error(413, `Request body is larger than ${limit} bytes`, { code: 'payload_too_large' })
-  const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge()
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-    size += buffer.length
-    if (size > limit) {
-      // Discard the rest, so that the client finishes sending and can read the 413.
-      req.resume()
-      throw tooLarge()
-    }
-    chunks.push(buffer)
+  const body = await readUtf8Body(req, limit)
+  if (!body.ok && body.problem === 'too_large') {
+    throw new V1Error(413, `Request body is larger than ${limit} bytes`, { code: 'payload_too_large' })
   }
-  if (size === 0) return undefined
-  const text = Buffer.concat(chunks, size).toString('utf8')
+  if (!body.ok) throw new V1Error(400, 'The request body is not valid UTF-8', { code: 'invalid_json' })
+  if (body.text === '') return undefined
   try {
-    return JSON.parse(text) as unknown
+    return JSON.parse(body.text) as unknown
   } catch {
     throw new V1Error(400, 'The request body is not valid JSON', { code: 'invalid_json' })
   }

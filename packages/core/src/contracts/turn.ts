@@ -93,7 +93,7 @@ export const SendInput = z.object({
   input: z.union([safeText(LIMITS.maxTextChars).min(1), InputItems]),
   /** Parent turn; default: the conversation's head. */
   parentTurnId: TurnId.optional(),
-  model: z.string().min(1).max(128).optional(),
+  model: safeText(128).min(1).optional(),
   instructions: safeText(LIMITS.maxInstructionsChars).optional(),
   settings: TurnSettings.partial().optional(),
 })
@@ -103,7 +103,7 @@ export const RegenerateInput = z.object({
   requestId: RequestId,
   /** The turn whose reply is regenerated: a new sibling with the same input. */
   turnId: TurnId,
-  model: z.string().min(1).max(128).optional(),
+  model: safeText(128).min(1).optional(),
 })
 export type RegenerateInput = z.infer<typeof RegenerateInput>
 

@@ -545,6 +545,7 @@ export class PgTurnStore implements TurnStore {
           .returning()
         if (swept.length === 0) return { turns: [], events: [] }
         const ids = swept.map((row) => row.id)
+        await storeStreamedMessages(tx, swept)
         const outputs = await tx
           .select()
           .from(items)
@@ -675,4 +676,77 @@ async function lockTurn(executor: Executor, turnId: string): Promise<TurnRow> {
 
 function notRunning(turnId: string): ParleyError {
   return new ParleyError('interrupted', `Turn '${turnId}' is no longer running`, 409)
+}
+
+/**
+ * A message streams as events before it is stored as an item (at the end of its step), so a
+ * process that dies mid-message leaves its text only in the event log. The sweep stores that
+ * text as an `incomplete` message under the id it streamed with: an interrupted turn keeps
+ * what was produced, in its output, its terminal event and later contexts.
+ */
+async function storeStreamedMessages(tx: Executor, swept: TurnRow[]): Promise<void> {
+  const rows = await tx
+    .select({ turnId: turnEvents.turnId, event: turnEvents.event })
+    .from(turnEvents)
+    .where(
+      and(
+        inArray(
+          turnEvents.turnId,
+          swept.map((row) => row.id),
+        ),
+        sql`${turnEvents.event}->>'type' in ('item.started', 'text.delta', 'item.completed')`,
+      ),
+    )
+    .orderBy(asc(turnEvents.turnId), asc(turnEvents.seq))
+  for (const row of swept) {
+    const streamed = unfinishedMessages(
+      rows.filter((entry) => entry.turnId === row.id).map((entry) => entry.event),
+    )
+    if (streamed.length === 0) continue
+    // Stored already, only its `item.completed` event was lost with the process: nothing to do.
+    const stored = await tx
+      .select({ id: items.id })
+      .from(items)
+      .where(
+        inArray(
+          items.id,
+          streamed.map(({ id }) => id),
+        ),
+      )
+    const messages = streamed.filter(({ id }) => !stored.some((item) => item.id === id))
+    if (messages.length === 0) continue
+    const firstSeq = await allocateSeqs(tx, row.conversationId, messages.length)
+    await insertItems(tx, {
+      conversationId: row.conversationId,
+      turnId: row.id,
+      side: 'output',
+      bodies: messages.map(({ text }) => ({
+        type: 'message',
+        role: 'assistant',
+        status: 'incomplete',
+        content: [{ type: 'output_text', text, annotations: [] }],
+      })),
+      // Estimated like imported items: about four characters a token.
+      tokenCounts: messages.map(({ text }) => Math.ceil(text.length / 4)),
+      ids: messages.map(({ id }) => id),
+      firstSeq,
+    })
+  }
+}
+
+/** Messages that started and streamed text in these events but never completed, in order. */
+export function unfinishedMessages(events: unknown[]): { id: string; text: string }[] {
+  const open = new Map<string, string>()
+  for (const event of events) {
+    if (typeof event !== 'object' || event === null) continue
+    const { type, itemId, itemType, delta, item } = event as Record<string, unknown>
+    if (type === 'item.started' && itemType === 'message' && typeof itemId === 'string') open.set(itemId, '')
+    else if (type === 'text.delta' && typeof itemId === 'string' && typeof delta === 'string') {
+      const text = open.get(itemId)
+      if (text !== undefined) open.set(itemId, text + delta)
+    } else if (type === 'item.completed' && typeof item === 'object' && item !== null) {
+      open.delete(String((item as { id?: unknown }).id))
+    }
+  }
+  return [...open].filter(([, text]) => text !== '').map(([id, text]) => ({ id, text }))
 }
