@@ -279,7 +279,9 @@ export async function createParleyServer(
             path,
             tooLarge ? 413 : 400,
             tooLarge ? 'payload_too_large' : 'validation',
-            tooLarge ? `Request body is larger than ${maxBodyBytes} bytes` : 'The request body is not valid UTF-8',
+            tooLarge
+              ? `Request body is larger than ${maxBodyBytes} bytes`
+              : 'The request body is not valid UTF-8',
             {},
           )
         }
