@@ -76,6 +76,22 @@ export function insertItems(executor: Executor, input: NewItems): Promise<Item[]
   return insertItemRows(executor, itemRows(input))
 }
 
+/** Appends output items to a turn: the next seqs of its conversation, then the rows. */
+export async function insertOutput(
+  executor: Executor,
+  turn: { conversationId: string; id: string },
+  items: Pick<NewItems, 'bodies' | 'tokenCounts' | 'ids'>,
+): Promise<Item[]> {
+  const firstSeq = await allocateSeqs(executor, turn.conversationId, items.bodies.length)
+  return insertItems(executor, {
+    ...items,
+    conversationId: turn.conversationId,
+    turnId: turn.id,
+    side: 'output',
+    firstSeq,
+  })
+}
+
 export async function itemsOfTurns(executor: Executor, turnIds: string[] | SQL): Promise<ItemRow[]> {
   if (Array.isArray(turnIds) && turnIds.length === 0) return []
   return executor.select().from(items).where(inArray(items.turnId, turnIds)).orderBy(asc(items.seq))

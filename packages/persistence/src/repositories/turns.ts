@@ -46,7 +46,7 @@ import {
   rawTurn,
   TURN_COLUMNS,
 } from './hot-path.ts'
-import { allocateSeqs, insertItems, itemsOfTurns, splitBySide } from './items.ts'
+import { allocateSeqs, insertItems, insertOutput, itemsOfTurns, splitBySide } from './items.ts'
 
 const RUNNING = ['pending', 'streaming'] as const
 const OutputItems = z.array(ItemBody).max(10_000)
@@ -364,16 +364,7 @@ export class PgTurnStore implements TurnStore {
       return this.db.transaction(async (tx) => {
         const row = await lockTurn(tx, turnId)
         if (isTerminal(row.status)) throw notRunning(turnId)
-        const firstSeq = await allocateSeqs(tx, row.conversationId, output.length)
-        return insertItems(tx, {
-          conversationId: row.conversationId,
-          turnId,
-          side: 'output',
-          bodies: output,
-          tokenCounts: counts,
-          ids: itemIds,
-          firstSeq,
-        })
+        return insertOutput(tx, row, { bodies: output, tokenCounts: counts, ids: itemIds })
       })
     })
   }
@@ -467,16 +458,7 @@ export class PgTurnStore implements TurnStore {
         // A turn finishes once: a late finish (after a cancel or a sweep) changes nothing.
         if (isTerminal(row.status)) return withItems(tx, row)
         if (output.length > 0) {
-          const firstSeq = await allocateSeqs(tx, row.conversationId, output.length)
-          await insertItems(tx, {
-            conversationId: row.conversationId,
-            turnId,
-            side: 'output',
-            bodies: output,
-            tokenCounts: counts,
-            ids: itemIds,
-            firstSeq,
-          })
+          await insertOutput(tx, row, { bodies: output, tokenCounts: counts, ids: itemIds })
         } else {
           await tx
             .update(conversations)
@@ -715,11 +697,7 @@ async function storeStreamedMessages(tx: Executor, swept: TurnRow[]): Promise<vo
       )
     const messages = streamed.filter(({ id }) => !stored.some((item) => item.id === id))
     if (messages.length === 0) continue
-    const firstSeq = await allocateSeqs(tx, row.conversationId, messages.length)
-    await insertItems(tx, {
-      conversationId: row.conversationId,
-      turnId: row.id,
-      side: 'output',
+    await insertOutput(tx, row, {
       bodies: messages.map(({ text }) => ({
         type: 'message',
         role: 'assistant',
@@ -729,7 +707,6 @@ async function storeStreamedMessages(tx: Executor, swept: TurnRow[]): Promise<vo
       // Estimated like imported items: about four characters a token.
       tokenCounts: messages.map(({ text }) => Math.ceil(text.length / 4)),
       ids: messages.map(({ id }) => id),
-      firstSeq,
     })
   }
 }
