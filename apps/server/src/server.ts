@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import {
   builtinTools,
+  type ErrorReason,
   newId,
   Orchestrator,
   ParleyError,
@@ -26,7 +27,7 @@ import { createLogger } from './log.ts'
 import { ServerMetrics } from './metrics.ts'
 import { IMPORT_MAX_BYTES } from './router/imports.ts'
 import { appRouter } from './router/root.ts'
-import type { Context, ListedTool } from './router/trpc.ts'
+import { type Context, type ListedTool, trpcErrorBody } from './router/trpc.ts'
 import { BranchService } from './services/branches.ts'
 import { toV1Error, V1Error } from './v1/errors.ts'
 import { sendError as sendV1Error } from './v1/http.ts'
@@ -240,10 +241,14 @@ export async function createParleyServer(
     res: ServerResponse,
     path: string,
     status: number,
-    reason: string,
+    reason: ErrorReason,
     message: string,
     headers: Record<string, string>,
   ): void {
+    if (path.startsWith('/trpc/')) {
+      sendJson(res, status, trpcErrorBody(new ParleyError(reason, message, status)), headers)
+      return
+    }
     if (!path.startsWith('/v1/')) {
       sendJson(res, status, errorBody(reason, message), headers)
       return

@@ -64,7 +64,10 @@ describe('HTTP surface', () => {
       body: big,
     })
     expect(response.status).toBe(413)
-    expect(await response.json()).toMatchObject({ error: { reason: 'payload_too_large' } })
+    // In tRPC's error shape, like every other /trpc error, so the typed client reads its reason.
+    expect(await response.json()).toMatchObject({
+      error: { data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413, reason: 'payload_too_large' } },
+    })
 
     const socket = new WebSocket(`${server.url.replace('http', 'ws')}/trpc`)
     await new Promise((resolve) => socket.once('open', resolve))

@@ -13,6 +13,7 @@ export type ErrorReason =
   | 'rate_limited'
   | 'too_many_streams'
   | 'payload_too_large'
+  | 'unavailable'
   | 'cancelled'
   | 'interrupted'
   | 'step_limit'

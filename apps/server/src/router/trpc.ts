@@ -110,6 +110,18 @@ export function toClientError(error: TRPCError): ParleyError {
   return new ParleyError('internal', 'Internal error', 500)
 }
 
+/** The error body of a refusal made before tRPC runs (unreadable body, size, draining), in tRPC's shape. */
+export function trpcErrorBody(parley: ParleyError) {
+  const code = trpcCodeFor(parley.status)
+  return {
+    error: {
+      message: parley.message,
+      code: TRPC_ERROR_CODES_BY_KEY[code],
+      data: { code, httpStatus: parley.status, reason: parley.reason },
+    },
+  }
+}
+
 const t = initTRPC.context<Context>().create({
   isDev: false,
   errorFormatter({ shape, error }) {
