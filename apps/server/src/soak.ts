@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { createParleyClient, isParleyClientError, type ParleyClient } from '@parley/client'
 import type { TurnEvent } from '@parley/core'
 import { startFakeUpstream } from '@parley/providers/fake-upstream'
+import { streamSegment } from './stream-segment.ts'
 
 const { values } = parseArgs({
   options: {
@@ -133,26 +134,8 @@ async function streamWithDisconnects(
   dropAfter: number[],
 ): Promise<{ events: TurnEvent[] }> {
   const events: TurnEvent[] = []
-  let lastEventId: string | null = null
   for (let segment = 0; ; segment++) {
-    const stopAt = dropAfter[segment] ?? Number.POSITIVE_INFINITY
-    const ended = await new Promise<boolean>((resolve, reject) => {
-      const subscription = client.chat.stream.subscribe(lastEventId ? { ...input, lastEventId } : input, {
-        onData: ({ data }) => {
-          events.push(data)
-          lastEventId = data.id
-          const terminal = data.type.startsWith('turn.') && data.type !== 'turn.started'
-          if (terminal || events.length >= stopAt) {
-            subscription.unsubscribe()
-            resolve(terminal)
-          }
-        },
-        onError: (error) => {
-          subscription.unsubscribe()
-          reject(error)
-        },
-      })
-    })
+    const ended = await streamSegment(client, input, events, dropAfter[segment] ?? Number.POSITIVE_INFINITY)
     if (ended) return { events }
     counts.reconnects += 1
   }

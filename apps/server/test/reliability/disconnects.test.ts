@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { TurnEvent } from '@parley/core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { streamSegment } from '../../src/stream-segment.ts'
 import { connect, slowModel, startServer, type TestServer, textOf } from '../helpers.ts'
 import { eventually, outputText } from './support.ts'
 
@@ -28,32 +29,16 @@ describe.each(['ws', 'sse'] as const)('tRPC over %s: random disconnects', (trans
         const requestId = randomUUID()
         const input = { requestId, conversationId, input: 'talk to me' }
         const events: TurnEvent[] = []
-        let lastEventId: string | null = null
         let segment = 0
         for (;;) {
           // A new client per segment: every reconnect is a fresh connection.
           using client = connect(server, transport)
-          const stopAt = points[segment] ?? Number.POSITIVE_INFINITY
-          const ended = await new Promise<boolean>((resolve, reject) => {
-            const subscription = client.chat.stream.subscribe(
-              lastEventId ? { ...input, lastEventId } : input,
-              {
-                onData: ({ data }) => {
-                  events.push(data)
-                  lastEventId = data.id
-                  const terminal = data.type.startsWith('turn.') && data.type !== 'turn.started'
-                  if (terminal || events.length >= stopAt) {
-                    subscription.unsubscribe()
-                    resolve(terminal)
-                  }
-                },
-                onError: (error) => {
-                  subscription.unsubscribe()
-                  reject(error)
-                },
-              },
-            )
-          })
+          const ended = await streamSegment(
+            client,
+            input,
+            events,
+            points[segment] ?? Number.POSITIVE_INFINITY,
+          )
           segment += 1
           if (ended) break
         }
