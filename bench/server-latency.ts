@@ -27,6 +27,11 @@ const ROUNDS_C1 = QUICK ? 40 : 200
 const ROUNDS_C64 = QUICK ? 2 : 5
 const WARMUP = QUICK ? 10 : 30
 const TOKENS = 20
+// `--db postgres` or `--db pglite` measures one database only (for profiling).
+const dbFlag = process.argv.indexOf('--db')
+const DATABASES = (['postgres', 'pglite'] as const).filter(
+  (db) => dbFlag < 0 || process.argv[dbFlag + 1] === db,
+)
 
 interface Summary {
   n: number
@@ -254,7 +259,7 @@ async function main() {
   const upstream = await startFakeUpstream({ tokens: TOKENS, delayMs: 0, keepCalls: 10 })
   const results: Record<string, unknown> = {}
   try {
-    for (const database of ['postgres', 'pglite'] as const) {
+    for (const database of DATABASES) {
       process.stderr.write(`server-latency: ${database}…\n`)
       results[database] = await benchDatabase(database, upstream.url)
     }

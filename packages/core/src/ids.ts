@@ -1,10 +1,20 @@
+import { randomFillSync } from 'node:crypto'
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
-/** Server-minted ids: `<prefix>_<24 random base62 chars>` (~143 bits). Works in Node and browsers. */
+const ID_CHARS = 24
+/** Random bytes fetched a few kilobytes at a time: one call per id costs more than the id. */
+const pool = new Uint8Array(ID_CHARS * 256)
+let used = pool.length
+
+/** Server-minted ids: `<prefix>_<24 random base62 chars>` (~143 bits). */
 export function newId(prefix: 'conv' | 'resp' | 'item' | 'user' | 'key' | 'call' | 'req'): string {
-  const bytes = new Uint8Array(24)
-  globalThis.crypto.getRandomValues(bytes)
+  if (used + ID_CHARS > pool.length) {
+    randomFillSync(pool)
+    used = 0
+  }
   let out = `${prefix}_`
-  for (const byte of bytes) out += ALPHABET[byte % 62]
+  for (let i = used; i < used + ID_CHARS; i++) out += ALPHABET[(pool[i] ?? 0) % 62]
+  used += ID_CHARS
   return out
 }

@@ -7,10 +7,14 @@ export const NOTIFY_CHANNEL = 'parley_turn_events'
 /** Postgres refuses NOTIFY payloads of 8000 bytes or more; keep a margin for the envelope. */
 const MAX_PAYLOAD_BYTES = 7900
 
-/** A batch inline, or a pointer to events that receivers read back from the log. */
+/**
+ * A batch inline, a pointer to events that receivers read back from the log, or a presence
+ * message: `ask` when an instance starts listening, `answer` from each instance that hears it.
+ */
 type Message =
   | { origin: string; turnId: string; events: TurnEvent[] }
   | { origin: string; turnId: string; fromSeq: number; toSeq: number }
+  | { origin: string; hello: 'ask' | 'answer' }
 
 export interface NotifyBusOptions {
   /** How long publishes of one turn are gathered into one NOTIFY (default 5 ms). */
@@ -26,6 +30,12 @@ type ReadEvents = (turnId: string, afterSeq: number, limit: number) => Promise<T
  * at once; other instances get them through one NOTIFY per turn per few milliseconds (not one
  * per token). Receivers deliver in seq order and drop seqs they already delivered, so a
  * redelivered or overlapping batch is harmless.
+ *
+ * An instance that has never heard another one sends no NOTIFY at all: a lone server would
+ * otherwise pay a statement (and the echo of its own message) several times per turn for
+ * nobody. Every instance says hello when it starts listening and answers the hellos it hears,
+ * so two instances know of each other within one round trip of the later one's start. Events
+ * published before that reach a remote subscriber from the event log, as after a lost NOTIFY.
  */
 export class NotifyBus implements LiveBus {
   private readonly local = new LocalBus()
@@ -38,6 +48,8 @@ export class NotifyBus implements LiveBus {
   private listening: { unlisten(): Promise<void> } | null = null
   private readonly coalesceMs: number
   private readonly pointerWaitMs: number
+  /** Whether another instance has been heard on the channel since this one started. */
+  private peers = false
 
   constructor(
     private readonly sql: postgres.Sql,
@@ -50,11 +62,18 @@ export class NotifyBus implements LiveBus {
 
   async start(): Promise<void> {
     this.listening = await this.sql.listen(NOTIFY_CHANNEL, (payload) => this.receive(payload))
+    await this.hello('ask')
+  }
+
+  /** True once another instance has been heard: only then do publishes go out as NOTIFYs. */
+  get hasPeers(): boolean {
+    return this.peers
   }
 
   publish(turnId: string, events: TurnEvent[]): void {
     if (events.length === 0) return
     this.local.publish(turnId, events)
+    if (!this.peers) return
     const buffer = this.pending.get(turnId)
     if (buffer) buffer.push(...events)
     else this.pending.set(turnId, [...events])
@@ -136,6 +155,17 @@ export class NotifyBus implements LiveBus {
     return payloads
   }
 
+  private async hello(kind: 'ask' | 'answer'): Promise<void> {
+    try {
+      await this.sql.notify(
+        NOTIFY_CHANNEL,
+        JSON.stringify({ origin: this.origin, hello: kind } satisfies Message),
+      )
+    } catch {
+      // Best effort: a peer that misses it still hears this instance's answer to its own ask.
+    }
+  }
+
   private receive(payload: string): void {
     let message: Message
     try {
@@ -143,7 +173,13 @@ export class NotifyBus implements LiveBus {
     } catch {
       return
     }
-    if (message.origin === this.origin || !this.local.hasSubscribers(message.turnId)) return
+    if (message.origin === this.origin) return
+    this.peers = true
+    if ('hello' in message) {
+      if (message.hello === 'ask') void this.hello('answer')
+      return
+    }
+    if (!this.local.hasSubscribers(message.turnId)) return
     const turnId = message.turnId
     const previous = this.queues.get(turnId) ?? Promise.resolve()
     // One queue per turn keeps seq order even when a pointer must be read back first.

@@ -3,9 +3,12 @@ import { z } from 'zod'
 // Postgres rejects U+0000 in text and jsonb, and a lone UTF-16 surrogate cannot be encoded
 // as UTF-8: both are refused at the edge with a validation error naming the field.
 const NUL = /\u0000/
+/** Either problem needs one of these characters: most text has none and needs no closer look. */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 export function textProblem(value: string): string | null {
+  if (!SUSPECT.test(value)) return null
   if (NUL.test(value)) return 'must not contain the NUL character (\\u0000)'
   if (LONE_SURROGATE.test(value)) return 'must not contain a lone UTF-16 surrogate'
   return null

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 /**
  * The request fingerprint: SHA-256 of the canonical JSON of what a client asked for. The same
  * request id with another fingerprint is `idempotency_key_reused`.
@@ -25,10 +27,12 @@ function sortKeys(value: unknown): unknown {
   return value
 }
 
-/** Hex SHA-256 through Web Crypto, so that core runs in browsers as well as in Node. */
+/**
+ * Hex SHA-256. node:crypto rather than Web Crypto: `subtle.digest` goes through a thread-pool
+ * job and promise plumbing that cost more than the rest of a short send.
+ */
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('')
+  return createHash('sha256').update(text).digest('hex')
 }
 
 export async function requestFingerprint(request: Record<string, unknown>): Promise<string> {

@@ -6,8 +6,8 @@ import {
   type TurnEvent,
   ValidationError,
 } from '@parley/core'
-import { and, asc, eq, gt, inArray, lt } from 'drizzle-orm'
-import type { Executor } from '../db.ts'
+import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { type Executor, preparedRows } from '../db.ts'
 import { FOREIGN_KEY_VIOLATION, guarded, sqlState } from '../errors.ts'
 import { turnEvents, turns } from '../schema.ts'
 import { isId } from '../validate.ts'
@@ -16,7 +16,8 @@ const APPEND_CHUNK = 2000
 const MAX_READ = 10_000
 const MAX_EVENT_CHARS = 4_000_000
 
-function checkEvent(event: TurnEvent, index: number): void {
+/** Checks one event and answers its JSON text. */
+function checkEvent(event: TurnEvent, index: number): string {
   const fail = (message: string) => new ValidationError([{ path: `events.${index}`, message }])
   if (!isId('resp', event.turnId)) throw fail('turnId must be a resp_… id')
   if (!Number.isSafeInteger(event.seq) || event.seq < 1 || event.seq > 2_000_000_000) {
@@ -25,7 +26,9 @@ function checkEvent(event: TurnEvent, index: number): void {
   if (event.id !== eventId(event.turnId, event.seq)) throw fail('id must be "<turnId>:<seq>"')
   const problem = jsonProblem(event)
   if (problem) throw fail(problem)
-  if (JSON.stringify(event).length > MAX_EVENT_CHARS) throw fail('is too large')
+  const json = JSON.stringify(event)
+  if (json.length > MAX_EVENT_CHARS) throw fail('is too large')
+  return json
 }
 
 export class PgEventLog implements EventLog {
@@ -33,17 +36,18 @@ export class PgEventLog implements EventLog {
 
   append(events: TurnEvent[]): Promise<void> {
     return guarded(async () => {
-      events.forEach(checkEvent)
+      const texts = events.map(checkEvent)
       try {
-        for (let start = 0; start < events.length; start += APPEND_CHUNK) {
-          await this.db
-            .insert(turnEvents)
-            .values(
-              events
-                .slice(start, start + APPEND_CHUNK)
-                .map((event) => ({ turnId: event.turnId, seq: event.seq, event })),
-            )
-            .onConflictDoNothing()
+        // One statement text whatever the batch size (so it is prepared once), one JSON
+        // parameter holding the batch: the events are already serialized for the size check.
+        for (let start = 0; start < texts.length; start += APPEND_CHUNK) {
+          const batch = `[${texts.slice(start, start + APPEND_CHUNK).join(',')}]`
+          await preparedRows(
+            this.db,
+            sql`insert into turn_events (turn_id, seq, event)
+                select e->>'turnId', (e->>'seq')::int, e from jsonb_array_elements(${batch}::jsonb) as e
+                on conflict do nothing`,
+          )
         }
       } catch (error) {
         if (sqlState(error) === FOREIGN_KEY_VIOLATION) throw new NotFoundError('turn')

@@ -53,6 +53,9 @@ export function resolveOpenAIOptions(
  * One upstream attempt's signal: follows the caller's signal and also fires when the upstream
  * goes quiet for `idleTimeoutMs` (the SDK's own timeout stops counting once headers arrive).
  */
+/** The abort reason of an attempt released after use: nobody reads it, so one object serves all. */
+const RELEASED = Object.freeze(new Error('The attempt was released'))
+
 export class AttemptControl {
   readonly #controller = new AbortController()
   readonly #parent: AbortSignal
@@ -109,7 +112,8 @@ export class AttemptControl {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#parent.removeEventListener('abort', this.#onParentAbort)
-    // Releases the socket of a stream the consumer stopped reading.
-    if (!this.#controller.signal.aborted) this.#controller.abort()
+    // Releases the socket of a stream the consumer stopped reading. With a reason given, no
+    // DOMException (and its stack trace) is built for every finished attempt.
+    if (!this.#controller.signal.aborted) this.#controller.abort(RELEASED)
   }
 }
