@@ -35,7 +35,12 @@ function describe(error: unknown): string {
  * Closed-loop load: `concurrency` workers, each issuing its next operation when the previous one
  * ends, bounded in count and in time so that a misbehaving server cannot stretch the run.
  */
-export async function runLoad(options: LoadOptions, operation: Operation): Promise<LoadResult> {
+/** `onMeasuredStart` runs once warm-up is over, right before the measured turns begin. */
+export async function runLoad(
+  options: LoadOptions,
+  operation: Operation,
+  onMeasuredStart?: () => void,
+): Promise<LoadResult> {
   const { concurrency, durationMs, maxOperations } = options
   const warmup = options.warmup ?? 0
   if (warmup > 0) {
@@ -53,6 +58,7 @@ export async function runLoad(options: LoadOptions, operation: Operation): Promi
   const errorSamples = new Set<string>()
   let errors = 0
   let issued = 0
+  onMeasuredStart?.()
   const started = performance.now()
   const deadline = started + durationMs
   await Promise.all(

@@ -42,6 +42,23 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc (Linux; NaN elsewhere).
+ * Divided by the turns served in between, it is what one turn costs the process: the figure
+ * that bounds a single-threaded server's throughput, whatever else runs on the machine.
+ */
+export function cpuMsOf(pid: number): number {
+  try {
+    // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    const ticks = Number(fields[11]) + Number(fields[12])
+    // Linux reports in clock ticks of 10 ms (USER_HZ = 100) on every common configuration.
+    return ticks * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** Resident memory of a process, in bytes. */
 export function rssOf(pid: number): number {
   return statusField(pid, 'VmRSS')

@@ -130,8 +130,7 @@ export function compilePlain(query: SQL): { sql: string; params: unknown[] } | n
       if (chunk instanceof StringChunk) {
         text += chunk.value.join('')
       } else if (chunk instanceof SQL) {
-        if ((chunk as unknown as { shouldInlineParams: boolean }).shouldInlineParams) return false
-        if (!walk(chunk.queryChunks)) return false
+        if (inlines(chunk) || !walk(chunk.queryChunks)) return false
       } else if (chunk === undefined) {
         // drizzle renders an undefined chunk as nothing.
       } else if (
@@ -147,5 +146,10 @@ export function compilePlain(query: SQL): { sql: string; params: unknown[] } | n
     }
     return true
   }
-  return walk(query.queryChunks) ? { sql: text, params } : null
+  return !inlines(query) && walk(query.queryChunks) ? { sql: text, params } : null
+}
+
+/** Whether drizzle would write this template's values into the text (`inlineParams()`). */
+function inlines(query: SQL): boolean {
+  return (query as unknown as { shouldInlineParams: boolean }).shouldInlineParams
 }
