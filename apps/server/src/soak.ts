@@ -2,33 +2,41 @@
  * Soak: mixed traffic against a real server process on the fake upstream, for a bounded time,
  * watching the server's memory and open descriptors. Loopback only.
  *
- *   pnpm soak [--seconds N] [--concurrency N]
+ *   pnpm soak [--seconds N] [--concurrency N] [--snapshots DIR]
  *
  * Prints progress every 30 s and a JSON summary at the end; exits 1 when a turn's assembled
- * text differs from the stored one or memory keeps growing (RSS slope after warm-up of 5 MB/min
- * or more).
+ * text differs from the stored one or the server's live JS heap keeps growing (slope of the heap
+ * used after a full collection, after warm-up, of 1 MB/min or more). RSS is reported beside it
+ * but not judged: it also holds PGlite's WebAssembly memory, the allocator's arenas and the pages
+ * the collector keeps, none of which shrink when load drops, and it jumps while a heap snapshot
+ * is written, so a slope over a few minutes of it says little about a leak.
+ *
+ * With `--snapshots DIR` it writes a heap snapshot of the server after warm-up and at the end
+ * and prints the constructors whose live object count grew most between them.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createParleyClient, isParleyClientError, type ParleyClient } from '@parley/client'
 import type { TurnEvent } from '@parley/core'
 import { startFakeUpstream } from '@parley/providers/fake-upstream'
+import type { ProbeReply, ProbeRequest } from './soak-probe.ts'
 import { streamSegment } from './stream-segment.ts'
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '6' },
+    snapshots: { type: 'string' },
   },
 })
 const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
 if (!(seconds > 0) || !(concurrency > 0)) {
-  process.stderr.write('usage: soak [--seconds N] [--concurrency N]\n')
+  process.stderr.write('usage: soak [--seconds N] [--concurrency N] [--snapshots DIR]\n')
   process.exit(2)
 }
 
@@ -75,15 +83,108 @@ function slope(points: Array<[number, number]>): number {
   return den === 0 ? 0 : num / den
 }
 
+interface HeapSample {
+  at: number
+  heapMb: number
+  heapTotalMb: number
+  externalMb: number
+  rssMb: number
+}
+
+const MB = 1024 * 1024
+
+/** Asks the server's probe (soak-probe.ts) over the IPC channel. */
+function createProbe(child: ChildProcess) {
+  let nextId = 0
+  const waiting = new Map<number, (reply: ProbeReply) => void>()
+  child.on('message', (reply: ProbeReply) => {
+    waiting.get(reply.id)?.(reply)
+    waiting.delete(reply.id)
+  })
+  const ask = (request: ProbeRequest) =>
+    new Promise<ProbeReply>((resolve) => {
+      waiting.set(request.id, resolve)
+      child.send(request)
+    })
+  return {
+    async memory(started: number): Promise<HeapSample> {
+      const reply = await ask({ id: nextId++, kind: 'memory' })
+      if (!('memory' in reply)) throw new Error('probe answered a memory request with a snapshot')
+      const { heapUsed, heapTotal, external, rss } = reply.memory
+      return {
+        at: (Date.now() - started) / 1000,
+        heapMb: heapUsed / MB,
+        heapTotalMb: heapTotal / MB,
+        externalMb: external / MB,
+        rssMb: rss / MB,
+      }
+    },
+    async snapshot(path: string): Promise<string> {
+      const reply = await ask({ id: nextId++, kind: 'snapshot', path })
+      if (!('path' in reply)) throw new Error('probe answered a snapshot request with memory')
+      return reply.path
+    },
+  }
+}
+
+/** Live objects per constructor (or closure/string kind) in a V8 heap snapshot. */
+function countObjects(path: string): Map<string, { count: number; bytes: number }> {
+  const snapshot = JSON.parse(readFileSync(path, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } }
+    nodes: number[]
+    strings: string[]
+  }
+  const fields = snapshot.snapshot.meta.node_fields
+  const types = snapshot.snapshot.meta.node_types[0]
+  const typeAt = fields.indexOf('type')
+  const nameAt = fields.indexOf('name')
+  const sizeAt = fields.indexOf('self_size')
+  const counts = new Map<string, { count: number; bytes: number }>()
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    const type = types[snapshot.nodes[i + typeAt] as number] ?? '?'
+    const key =
+      type === 'object' || type === 'closure'
+        ? `${type === 'closure' ? 'closure ' : ''}${snapshot.strings[snapshot.nodes[i + nameAt] as number]}`
+        : `(${type})`
+    const entry = counts.get(key) ?? { count: 0, bytes: 0 }
+    entry.count += 1
+    entry.bytes += snapshot.nodes[i + sizeAt] as number
+    counts.set(key, entry)
+  }
+  return counts
+}
+
+/** The constructors whose live count grew most between two snapshots. */
+function diffSnapshots(before: string, after: string, top = 25) {
+  const a = countObjects(before)
+  const b = countObjects(after)
+  return [...b]
+    .map(([name, { count, bytes }]) => ({
+      name,
+      before: a.get(name)?.count ?? 0,
+      after: count,
+      grew: count - (a.get(name)?.count ?? 0),
+      grewKb: round((bytes - (a.get(name)?.bytes ?? 0)) / 1024),
+    }))
+    .filter((row) => row.grew > 0)
+    .sort((x, y) => y.grew - x.grew)
+    .slice(0, top)
+}
+
 async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/^(PORT|HOST|DATABASE_URL|PARLEY_|OPENAI_)/.test(key)),
   )
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: { ...base, INIT_CWD: SERVER_DIR, PORT: '0', HOST: '127.0.0.1', PARLEY_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  // --expose-gc and the probe only here: the probe collects before it measures.
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--import', './src/soak-probe.ts', 'src/main.ts'],
+    {
+      cwd: SERVER_DIR,
+      env: { ...base, INIT_CWD: SERVER_DIR, PORT: '0', HOST: '127.0.0.1', PARLEY_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    },
+  )
   const url = await new Promise<string>((resolve, reject) => {
     let output = ''
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -235,37 +336,86 @@ const { url, child } = await startServer({
   PARLEY_MAX_STREAMS_PER_USER: '1000',
 })
 const pid = child.pid ?? 0
+const probe = createProbe(child)
 const started = Date.now()
 const samples: Sample[] = [sample(pid, started)]
+const heapSamples: HeapSample[] = [await probe.memory(started)]
+// Warm-up (start-up garbage, JIT, caches, pools, PGlite growing its memory) is excluded: the rest
+// says whether it grows.
+const warmupSeconds = Math.min(60, seconds / 5)
 const timer = setInterval(() => samples.push(sample(pid, started)), 2_000)
+// A full collection every 10 s: often enough for a slope, rare enough not to slow the traffic.
+let heapSampling: Promise<unknown> = Promise.resolve()
+const heapTimer = setInterval(() => {
+  heapSampling = probe.memory(started).then((s) => heapSamples.push(s))
+}, 10_000)
 const progress = setInterval(() => {
   const last = samples.at(-1)
+  const heap = heapSamples.at(-1)
   process.stdout.write(
-    `[${Math.round((Date.now() - started) / 1000)}s] turns ${counts.turns} errors ${JSON.stringify(counts.errors)} rss ${last?.rssMb.toFixed(1)} MB fds ${last?.fds}\n`,
+    `[${Math.round((Date.now() - started) / 1000)}s] turns ${counts.turns} errors ${JSON.stringify(counts.errors)} heap ${heap?.heapMb.toFixed(1)} MB rss ${last?.rssMb.toFixed(1)} MB fds ${last?.fds}\n`,
   )
 }, 30_000)
 process.stdout.write(`soak: ${seconds}s, ${concurrency} workers, server ${url} (pid ${pid})\n`)
 
+// The server runs in its package folder: a relative DIR means the caller's.
+const snapshotDir = values.snapshots ? resolve(values.snapshots) : undefined
+if (snapshotDir) mkdirSync(snapshotDir, { recursive: true })
+const snapshots: string[] = []
+const warmupSnapshot = snapshotDir
+  ? new Promise<void>((resolve) =>
+      setTimeout(() => {
+        probe.snapshot(join(snapshotDir, 'soak-after-warmup.heapsnapshot')).then((path) => {
+          snapshots.push(path)
+          resolve()
+        })
+      }, warmupSeconds * 1000),
+    )
+  : Promise.resolve()
+
 const deadline = started + seconds * 1000
 await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(url, deadline, i)))
+clearInterval(heapTimer)
+await heapSampling
+const lastUnderLoad = heapSamples.at(-1) as HeapSample
 // Let finished turns flush and idle sockets close before the last sample.
 await new Promise((resolve) => setTimeout(resolve, 3_000))
 clearInterval(timer)
 clearInterval(progress)
 samples.push(sample(pid, started))
+const idleEnd = await probe.memory(started)
+await warmupSnapshot
+if (snapshotDir) snapshots.push(await probe.snapshot(join(snapshotDir, 'soak-end.heapsnapshot')))
 
 const first = samples[0] as Sample
 const last = samples.at(-1) as Sample
-// Warm-up (start-up garbage, JIT, caches, pools) is excluded: the rest says whether it grows.
-const steady = samples.filter((s) => s.at >= Math.min(30, last.at / 5))
+const steady = samples.filter((s) => s.at >= warmupSeconds)
 const sorted = steady.map((s) => s.rssMb).sort((a, b) => a - b)
 const median = sorted[Math.floor(sorted.length / 2)] ?? 0
-const slopeMbPerMin = slope(steady.map((s) => [s.at / 60, s.rssMb]))
+const rssSlope = slope(steady.map((s) => [s.at / 60, s.rssMb]))
+// Under load only: the idle sample at the end holds no turns in flight and would pull it down.
+const steadyHeap = heapSamples.filter((s) => s.at >= warmupSeconds)
+const heapSlope = slope(steadyHeap.map((s) => [s.at / 60, s.heapMb]))
+const firstHeap = heapSamples[0] as HeapSample
+const warmHeap = steadyHeap[0] ?? lastUnderLoad
 const summary = {
   seconds,
   concurrency,
   ...counts,
   turnsPerSecond: Number((counts.turns / seconds).toFixed(1)),
+  heapAfterGcMb: {
+    start: round(firstHeap.heapMb),
+    afterWarmup: round(warmHeap.heapMb),
+    endUnderLoad: round(lastUnderLoad.heapMb),
+    endIdle: round(idleEnd.heapMb),
+    steadyMin: round(Math.min(...steadyHeap.map((s) => s.heapMb))),
+    steadyMax: round(Math.max(...steadyHeap.map((s) => s.heapMb))),
+  },
+  heapSlopeMbPerMinAfterWarmup: Number(heapSlope.toFixed(2)),
+  heapSamples: steadyHeap.length,
+  heapTotalMb: { start: round(firstHeap.heapTotalMb), end: round(idleEnd.heapTotalMb) },
+  // Mostly PGlite's WebAssembly memory.
+  externalMb: { start: round(firstHeap.externalMb), end: round(idleEnd.externalMb) },
   rssMb: {
     start: round(first.rssMb),
     end: round(last.rssMb),
@@ -273,7 +423,7 @@ const summary = {
     steadyMedian: round(median),
     steadyMax: round(sorted.at(-1) ?? 0),
   },
-  rssSlopeMbPerMinAfterWarmup: round(slopeMbPerMin),
+  rssSlopeMbPerMinAfterWarmup: round(rssSlope),
   samples: samples.length,
   fds: { start: first.fds, end: last.fds },
   sockets: { start: first.sockets, end: last.sockets },
@@ -285,7 +435,14 @@ child.kill('SIGTERM')
 await new Promise((resolve) => child.once('exit', resolve))
 await upstream.stop()
 rmSync(dataDir, { recursive: true, force: true })
-// RSS swings by tens of MB with each collection of the JS and WASM heaps; a leak shows as a
-// steady climb, so the bar is a slope that would add less than 5 MB a minute.
-const flat = slopeMbPerMin < 5
+const [before, after] = snapshots
+if (before && after) {
+  process.stdout.write(`heap snapshots: ${before} → ${after}; live objects that grew most:\n`)
+  for (const row of diffSnapshots(before, after)) {
+    process.stdout.write(`  ${row.grew}\t(${row.before} → ${row.after}, ${row.grewKb} KB)\t${row.name}\n`)
+  }
+}
+// A leak is live heap that only grows; 1 MB a minute is a few hundred bytes per turn at the soak's
+// rate, well above the sampling noise of a long enough run.
+const flat = heapSlope < 1
 process.exit(counts.mismatches === 0 && flat ? 0 : 1)

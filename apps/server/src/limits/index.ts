@@ -100,9 +100,16 @@ export class UserLimits {
  */
 export function releasingIterable<T>(
   iterable: AsyncIterable<T>,
-  release: Release,
+  slot: Release,
   signal?: AbortSignal,
 ): AsyncIterable<T> {
+  // The abort listener goes with the slot: tRPC's signal is composite (`AbortSignal.any`), and
+  // Node keeps a composite signal that has an abort listener alive until it aborts, which a
+  // subscription that ends normally never does (one signal and this closure leaked per stream).
+  const release = () => {
+    signal?.removeEventListener('abort', release)
+    slot()
+  }
   signal?.addEventListener('abort', release, { once: true })
   return {
     [Symbol.asyncIterator]() {
