@@ -453,6 +453,6 @@ if (before && after) {
 // A leak is live heap that only grows; 1 MB a minute is a few hundred bytes per turn at the soak's
 // rate. Over a short run a sample or two taken mid-burst tilts the slope by as much, so a
 // rise under 2 MB between the first and the last third of the run counts as flat whatever
-// the slope (the leak this bar was set by rose 4–5 MB over a 5-minute run).
+// the slope (the leak that set this bar grew 1.6 MB/min, about 5 MB over a 5-minute run).
 const flat = heapSlope < 1 || heapRiseMb < 2
 process.exit(counts.mismatches === 0 && flat ? 0 : 1)
