@@ -81,6 +81,15 @@ export const turns = pgTable(
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
     parentTurnId: text('parent_turn_id'),
+    /**
+     * Where the turn sits in the tree, so that a chain is read by ranges instead of a walk over
+     * every ancestor. `depth` is the parent's + 1 (0 for a root). A segment is a path of turns
+     * named by its first turn's id: a turn continues its parent's segment when it is the
+     * parent's first child, and starts its own (`segment_id = id`) otherwise. The chain of a
+     * turn is then one (segment, depth ≤ d) range per branch point on its path.
+     */
+    segmentId: text('segment_id').notNull(),
+    depth: integer('depth').notNull(),
     requestId: text('request_id').notNull(),
     fingerprint: text('fingerprint').notNull(),
     status: text('status').$type<TurnStatus>().notNull(),
@@ -104,10 +113,36 @@ export const turns = pgTable(
       .on(t.conversationId)
       .where(sql`${t.status} in ('pending', 'streaming')`),
     index('turns_parent').on(t.conversationId, t.parentTurnId, t.createdAt),
-    // Lets the recursive walk up the parent chain step through the index alone.
-    index('turns_chain').on(t.id, t.parentTurnId),
+    // A segment is a path: one turn per depth. This index is what keeps it one when two
+    // children of a turn are claimed at once and both read that the parent had none.
+    uniqueIndex('turns_segment_depth').on(t.segmentId, t.depth),
     index('turns_running_lease').on(t.leaseExpiresAt).where(sql`${t.status} in ('pending', 'streaming')`),
   ],
+)
+
+/**
+ * `items.doc`. A stored generated column may only use immutable functions, which rules out
+ * `to_char`, `to_json` and `jsonb_build_object` (all stable): the timestamp is formatted from
+ * its UTC fields (`toISOString`'s shape; `created_at` keeps milliseconds) and the text is joined
+ * by hand. The body is an object that is never empty (it has a `type`), so its text ends in `}`;
+ * ids are quoted as they are because they are `prefix_[A-Za-z0-9]+` (checked on the way in).
+ */
+const utc = "timezone('UTC', created_at)"
+const field = (name: string, width: number) => `lpad(extract(${name} from ${utc})::int::text, ${width}, '0')`
+const ITEM_DOC = sql.raw(
+  [
+    `left(body::text, -1)`,
+    `', "id": "' || id`,
+    `'", "conversationId": "' || conversation_id`,
+    `'", "turnId": "' || turn_id`,
+    `'", "seq": ' || seq::text`,
+    `', "side": "' || side`,
+    `'", "tokenCount": ' || token_count::text`,
+    `', "createdAt": "' || ${field('year', 4)} || '-' || ${field('month', 2)} || '-' || ${field('day', 2)}`,
+    `'T' || ${field('hour', 2)} || ':' || ${field('minute', 2)}`,
+    `':' || lpad((extract(milliseconds from ${utc})::int / 1000)::text, 2, '0')`,
+    `'.' || lpad((extract(milliseconds from ${utc})::int % 1000)::text, 3, '0') || 'Z"}'`,
+  ].join(' || '),
 )
 
 export const items = pgTable(
@@ -126,12 +161,24 @@ export const items = pgTable(
     /** Role of message items; null for calls, outputs and reasoning. */
     role: text('role'),
     body: jsonb('body').$type<ItemBody>().notNull(),
+    /** The owning turn's `segment_id` and `depth`: a context is read by ranges of these. */
+    segmentId: text('segment_id').notNull(),
+    turnDepth: integer('turn_depth').notNull(),
     tokenCount: integer('token_count').notNull().default(0),
     createdAt: at('created_at').notNull().defaultNow(),
+    /**
+     * The whole `Item` as JSON text (body fields, then id, conversationId, turnId, seq, side,
+     * tokenCount, createdAt), computed by Postgres from the row as it is inserted. A context read
+     * copies these texts into one string and the reader parses it once: no per-row conversion
+     * on either side, where building the same JSON at read time costs several times the scan.
+     * Generated, so that no insert path can leave it out or get it wrong; items never change.
+     */
+    doc: text('doc').generatedAlwaysAs(ITEM_DOC).notNull(),
   },
   (t) => [
     uniqueIndex('items_conversation_seq').on(t.conversationId, t.seq),
     index('items_turn_seq').on(t.turnId, t.seq),
+    index('items_chain').on(t.segmentId, t.turnDepth, t.seq),
   ],
 )
 

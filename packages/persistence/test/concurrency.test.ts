@@ -1,8 +1,9 @@
-import { type ClaimResult, userText } from '@parley/core'
+import { type ClaimResult, newId, userText } from '@parley/core'
 import { count, eq } from 'drizzle-orm'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schema } from '../src/index.ts'
-import { assistant, claimInput, type Harness, openHarness, usage } from './harness.ts'
+import { assistant, claimInput, completeTurn, type Harness, openHarness, usage } from './harness.ts'
 
 // Races need real concurrent sessions: PGlite has one connection, so these run on Postgres.
 describe('concurrency on postgres', () => {
@@ -148,6 +149,108 @@ describe('concurrency on postgres', () => {
     for (const id of ids) {
       const events = await stores.events.readAfter(id, 0)
       expect(events.map((event) => event.type)).toEqual(['turn.interrupted'])
+    }
+  })
+})
+
+describe('placement in the tree on postgres', () => {
+  let harness: Harness
+
+  beforeAll(async () => {
+    harness = await openHarness('postgres')
+  })
+  afterAll(async () => {
+    await harness.close()
+  })
+
+  async function placeOf(turnId: string) {
+    const [row] = await harness.stores.db
+      .select({ segmentId: schema.turns.segmentId, depth: schema.turns.depth })
+      .from(schema.turns)
+      .where(eq(schema.turns.id, turnId))
+    if (!row) throw new Error(`no turn ${turnId}`)
+    return row
+  }
+
+  it('a first child whose sibling took the segment after it looked starts a segment of its own', async () => {
+    const { stores, url } = harness
+    if (!url) throw new Error('needs a url')
+    const { user } = await stores.users.create('placer')
+    const conversation = await stores.conversations.create(user.id, {})
+    const parent = await completeTurn(stores, user.id, conversation.id, null, 'root')
+    const parentPlace = await placeOf(parent)
+    const client = postgres(url, { max: 1, onnotice: () => {} })
+    const sibling = newId('resp')
+    let claim: Promise<ClaimResult> | undefined
+    try {
+      // The sibling holds the parent's segment, uncommitted: the claim cannot see it, picks the
+      // same place, and waits on the unique index until the sibling commits.
+      await client.begin(async (tx) => {
+        await tx`insert into turns (id, user_id, conversation_id, parent_turn_id, segment_id, depth, request_id,
+            fingerprint, status, provider, model, settings)
+          values (${sibling}, ${user.id}, ${conversation.id}, ${parent}, ${parentPlace.segmentId},
+            ${parentPlace.depth + 1}, 'sibling', 'fp', 'completed', 'scripted', 'demo', '{}'::jsonb)`
+        claim = stores.turns.claim(
+          claimInput(user.id, conversation.id, { parentTurnId: parent, input: [userText('late')] }),
+        )
+        await new Promise((resolve) => setTimeout(resolve, 300))
+      })
+    } finally {
+      await client.end({ timeout: 5 })
+    }
+    const result = await claim
+    if (result?.status !== 'claimed') throw new Error(`expected claimed, got ${result?.status}`)
+    expect(await placeOf(result.turn.id)).toEqual({ segmentId: result.turn.id, depth: parentPlace.depth + 1 })
+    expect(await placeOf(sibling)).toEqual({ segmentId: parentPlace.segmentId, depth: parentPlace.depth + 1 })
+    const context = await stores.turns.context(user.id, result.turn.id)
+    expect(context.map((item) => item.turnId)).toEqual([parent, parent, result.turn.id])
+  })
+
+  it('children claimed at once under one parent: one continues its segment, all contexts right', async () => {
+    const { stores } = harness
+    const other = await harness.openAnother?.()
+    if (!other) throw new Error('needs a second instance')
+    const { user } = await stores.users.create('siblings')
+    const conversation = await stores.conversations.create(user.id, {})
+    const root = await completeTurn(stores, user.id, conversation.id, null, 'root')
+    const parent = await completeTurn(stores, user.id, conversation.id, root, 'parent')
+    const parentPlace = await placeOf(parent)
+    const children = await Promise.all(
+      Array.from({ length: 16 }, async (_, index) => {
+        const instance = index % 2 === 0 ? stores : other
+        for (;;) {
+          const claim = await instance.turns.claim(
+            claimInput(user.id, conversation.id, {
+              parentTurnId: parent,
+              input: [userText(`child ${index}`)],
+              setHead: false,
+            }),
+          )
+          if (claim.status === 'conflict' && claim.reason === 'conversation_busy') continue
+          if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+          await instance.turns.finish(claim.turn.id, {
+            status: 'completed',
+            output: [assistant(`answer ${index}`)],
+            outputTokenCounts: [1],
+            usage: usage(1, 1),
+            ledger: [],
+            error: null,
+            upstreamResponseId: null,
+            truncated: false,
+          })
+          return claim.turn.id
+        }
+      }),
+    )
+    const places = await Promise.all(children.map(placeOf))
+    expect(places.every((place) => place.depth === parentPlace.depth + 1)).toBe(true)
+    expect(places.filter((place) => place.segmentId === parentPlace.segmentId)).toHaveLength(1)
+    for (const [index, child] of children.entries()) {
+      const context = await stores.turns.context(user.id, child)
+      expect(context.map((item) => item.turnId)).toEqual([root, root, parent, parent, child])
+      expect(context.at(-1)?.type === 'message' && context.at(-1)).toMatchObject({
+        content: [{ text: `child ${index}` }],
+      })
     }
   })
 })

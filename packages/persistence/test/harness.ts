@@ -1,13 +1,16 @@
 import {
   type ClaimTurnInput,
+  type Item,
   type ItemBody,
   type TurnEvent,
   TurnSettings,
   type Usage,
   userText,
 } from '@parley/core'
+import { asc } from 'drizzle-orm'
 import { inject } from 'vitest'
 import { createStores, type PersistentStores } from '../src/index.ts'
+import { items } from '../src/schema.ts'
 import { createDatabase } from '../src/testing/index.ts'
 
 export interface Harness {
@@ -142,4 +145,41 @@ export function messageTexts(items: { type: string; content?: unknown }[]): stri
     if (item.type !== 'message' || !Array.isArray(item.content)) return `<${item.type}>`
     return item.content.map((part: { text?: string }) => part.text ?? '').join('')
   })
+}
+
+/**
+ * The context by its definition: the items of every ancestor (walking parent links one by one),
+ * then the turn's own input, in seq order. What the segment ranges must agree with.
+ */
+export function contextByDefinition(
+  turnId: string,
+  parents: ReadonlyMap<string, string | null>,
+  itemsByTurn: ReadonlyMap<string, readonly Item[]>,
+): Item[] {
+  const chain: string[] = []
+  for (let id: string | null | undefined = turnId; id; id = parents.get(id)) chain.push(id)
+  return chain
+    .flatMap((id) => (itemsByTurn.get(id) ?? []).filter((item) => id !== turnId || item.side === 'input'))
+    .sort((a, b) => a.seq - b.seq)
+}
+
+/**
+ * Every stored item as `items.doc` says it is, beside the `Item` its own columns make (the
+ * mapping the readers used to do row by row), in seq order per conversation.
+ */
+export async function storedDocs(stores: PersistentStores): Promise<{ doc: unknown; columns: Item }[]> {
+  const rows = await stores.db.select().from(items).orderBy(asc(items.conversationId), asc(items.seq))
+  return rows.map((row) => ({
+    doc: JSON.parse(row.doc),
+    columns: {
+      ...row.body,
+      id: row.id,
+      conversationId: row.conversationId,
+      turnId: row.turnId,
+      seq: row.seq,
+      side: row.side,
+      tokenCount: row.tokenCount,
+      createdAt: row.createdAt.toISOString(),
+    },
+  }))
 }

@@ -23,7 +23,7 @@ import { FOREIGN_KEY_VIOLATION, guarded, sqlState } from '../errors.ts'
 import { toConversation } from '../mappers.ts'
 import { conversations, items, turns } from '../schema.ts'
 import { check, isId } from '../validate.ts'
-import { chainFromHead } from './chain.ts'
+import { chainFromHead, ON_CHAIN_TURNS } from './chain.ts'
 import { insertItemRows, itemRows } from './items.ts'
 
 const DEFAULT_TITLE = 'New conversation'
@@ -190,10 +190,25 @@ export class PgConversationStore implements ConversationStore {
       return this.db.transaction(async (tx) => {
         const [source] = await tx.select().from(conversations).where(scoped(userId, id))
         if (!source) return null
-        const chainIds = sql`(${chainFromHead(userId, id)} select id from chain)`
+        const chainIds = sql`(with recursive ${chainFromHead(userId, id)}
+          select t.id from chain join turns t on ${ON_CHAIN_TURNS})`
         const [chainTurns, chainItems] = await Promise.all([
           tx.select().from(turns).where(inArray(turns.id, chainIds)),
-          tx.select().from(items).where(inArray(items.turnId, chainIds)).orderBy(asc(items.seq)),
+          // Not `doc`: the copies get their own, from their new ids.
+          tx
+            .select({
+              id: items.id,
+              turnId: items.turnId,
+              side: items.side,
+              type: items.type,
+              role: items.role,
+              body: items.body,
+              tokenCount: items.tokenCount,
+              createdAt: items.createdAt,
+            })
+            .from(items)
+            .where(inArray(items.turnId, chainIds))
+            .orderBy(asc(items.seq)),
         ])
         const cut = chainItems.findIndex((item) => item.id === atItemId)
         if (cut < 0) return null
@@ -214,17 +229,23 @@ export class PgConversationStore implements ConversationStore {
           })
           .returning()
         if (!created) throw new Error('insert returned nothing')
+        // The copy is a straight chain: one segment, named by its first turn.
+        const segmentId = copyId.get(order[0] ?? '') ?? ''
+        const depthOf = new Map<string, number>()
         let parent: string | null = null
         const turnRows: (typeof turns.$inferInsert)[] = []
         for (const turnId of order) {
           const original = turnById.get(turnId)
           const copy = copyId.get(turnId)
           if (!original || !copy) continue
+          depthOf.set(copy, turnRows.length)
           turnRows.push({
             id: copy,
             userId,
             conversationId: forkId,
             parentTurnId: parent,
+            segmentId,
+            depth: turnRows.length,
             requestId: `fork:${copy}`,
             fingerprint: 'fork',
             status: 'completed',
@@ -247,6 +268,8 @@ export class PgConversationStore implements ConversationStore {
             id: newId('item'),
             conversationId: forkId,
             turnId: copyId.get(item.turnId) ?? '',
+            segmentId,
+            turnDepth: depthOf.get(copyId.get(item.turnId) ?? '') ?? 0,
             seq: index + 1,
             side: item.side,
             type: item.type,
@@ -307,6 +330,9 @@ export class PgConversationStore implements ConversationStore {
             userId,
             conversationId,
             parentTurnId: index === 0 ? null : (turnIds[index - 1] ?? null),
+            // An import is a straight chain: one segment, named by its first turn.
+            segmentId: turnIds[0] ?? '',
+            depth: index,
             requestId: `import:${turnIds[index]}`,
             fingerprint: 'import',
             status: 'completed' as const,
@@ -330,6 +356,8 @@ export class PgConversationStore implements ConversationStore {
               ...itemRows({
                 conversationId,
                 turnId,
+                segmentId: turnIds[0] ?? '',
+                turnDepth: index,
                 side,
                 bodies,
                 tokenCounts: bodies.map(estimateTokens),

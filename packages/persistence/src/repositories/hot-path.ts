@@ -1,5 +1,6 @@
 import type { Item, ItemBody, Turn, TurnError, TurnSettings, TurnStatus, Usage } from '@parley/core'
 import { type SQL, sql } from 'drizzle-orm'
+import { ON_CHAIN_ITEMS } from './chain.ts'
 
 /**
  * The statements of a turn's hot path (claim, start, finish), each written as one statement
@@ -12,12 +13,11 @@ const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::
 
 /** The turn columns a `Turn` needs, for `returning` or a select from `turns`. */
 export const TURN_COLUMNS = sql`id, conversation_id, parent_turn_id, request_id, status, provider, model,
-  instructions, settings, usage, error, upstream_response_id, truncated,
+  instructions, settings, usage, error, upstream_response_id, truncated, segment_id, depth,
   ${ms('created_at')} as created_ms, ${ms('completed_at')} as completed_ms`
 
-/** Item columns under `item_` names, so that they sit beside a turn's columns in one row. */
-export const ITEM_COLUMNS = sql`id as item_id, turn_id as item_turn_id, seq as item_seq, side as item_side,
-  body as item_body, token_count as item_token_count, ${ms('created_at')} as item_created_ms`
+/** The item column a row of a turn's hot path carries: the stored `Item` JSON (`items.doc`). */
+export const ITEM_COLUMNS = sql`doc as item_doc`
 
 export interface RawTurn {
   id: string
@@ -33,19 +33,15 @@ export interface RawTurn {
   error: TurnError | null
   upstream_response_id: string | null
   truncated: boolean
+  segment_id: string
+  depth: number
   created_ms: number
   completed_ms: number | null
 }
 
-/** An item under `ITEM_COLUMNS` names; all null on the row of a turn without items. */
+/** An item under `ITEM_COLUMNS` names; null on the row of a turn without items. */
 export interface RawItem {
-  item_id: string | null
-  item_turn_id: string
-  item_seq: number
-  item_side: 'input' | 'output'
-  item_body: ItemBody
-  item_token_count: number
-  item_created_ms: number
+  item_doc: string | null
 }
 
 const iso = (value: number) => new Date(value).toISOString()
@@ -70,30 +66,19 @@ export function rawTurn(row: RawTurn): Turn {
   }
 }
 
-/**
- * Items of raw rows in seq order. Items written together share a timestamp: each distinct one
- * is formatted once. The parsed body is a fresh object, so it is completed in place.
- */
-export function rawItems(rows: readonly RawItem[], conversationId: string): Item[] {
-  const present = rows.filter((row) => row.item_id !== null)
-  present.sort((a, b) => a.item_seq - b.item_seq)
-  let lastMs = Number.NaN
-  let lastIso = ''
-  return present.map((row) => {
-    if (row.item_created_ms !== lastMs) {
-      lastMs = row.item_created_ms
-      lastIso = iso(lastMs)
-    }
-    return Object.assign(row.item_body, {
-      id: row.item_id,
-      conversationId,
-      turnId: row.item_turn_id,
-      seq: row.item_seq,
-      side: row.item_side,
-      tokenCount: row.item_token_count,
-      createdAt: lastIso,
-    }) as Item
-  })
+/** Items of raw rows in seq order. */
+export function rawItems(rows: readonly RawItem[]): Item[] {
+  const docs: string[] = []
+  for (const row of rows) if (row.item_doc !== null) docs.push(row.item_doc)
+  return parseDocs(docs.join(','))
+}
+
+/** Items of comma-joined `items.doc` texts, in seq order: one `JSON.parse`, no per-item work. */
+export function parseDocs(docs: string): Item[] {
+  if (docs === '') return []
+  const items = JSON.parse(`[${docs}]`) as Item[]
+  // Usually in order already (or a few sorted runs), which the sort checks in one pass.
+  return items.sort((a, b) => a.seq - b.seq)
 }
 
 /** `(id, ord, type, role, body, token_count)` rows for an items insert; `ord` counts from 0. */
@@ -114,23 +99,26 @@ export function itemValues(
 }
 
 /**
- * The context of `turnId` (ancestors' items, then its own input) as a recursive CTE body plus
- * select, for a statement whose WITH list is already open. Only the columns an `Item` needs.
+ * The context of `turnId` (ancestors' items, then its own input) as one `docs` column, for a
+ * statement whose WITH RECURSIVE list holds the turn's `chain` (chain.ts): a scalar subquery,
+ * or after a lateral join. One index range of `items_chain` per segment, and the stored `Item` JSON of each
+ * row joined into one string: the server only copies text (no per-row conversion), the driver
+ * decodes one string and `parseDocs` builds every item in one `JSON.parse`. The ranges come out
+ * segment by segment, each in seq order; `parseDocs` merges those runs, which costs less than
+ * sorting the wide rows in SQL.
  */
-export function chainItemsCte(userId: string, turnId: string): SQL {
-  return sql`chain(id, parent_turn_id) as (
-    select t.id, t.parent_turn_id from turns t where t.id = ${turnId} and t.user_id = ${userId}
-    union all
-    select t.id, t.parent_turn_id from turns t join chain c on t.id = c.parent_turn_id
-  )`
+export function contextDocs(turnId: string): SQL {
+  return sql`(select string_agg(i.doc, ',') as docs
+    from chain join items i on ${ON_CHAIN_ITEMS}
+    where i.turn_id <> ${turnId} or i.side = 'input')`
 }
 
-export function chainItemsWhere(turnId: string, conversationId: SQL): SQL {
-  return sql`i.conversation_id = ${conversationId}
-    and i.turn_id in (select id from chain)
-    and (i.turn_id <> ${turnId} or i.side = 'input')`
+/** The row of `contextDocs`: null when the context is empty. */
+export interface ContextDocs {
+  docs: string | null
 }
 
-export const CHAIN_ITEM_COLUMNS = sql`i.id as item_id, i.turn_id as item_turn_id, i.seq as item_seq,
-  i.side as item_side, i.body as item_body, i.token_count as item_token_count,
-  ${ms('i.created_at')} as item_created_ms`
+/** The items of a `contextDocs` row, in seq order. */
+export function contextItems(row: ContextDocs): Item[] {
+  return row.docs === null ? [] : parseDocs(row.docs)
+}

@@ -1,8 +1,8 @@
 import { type Item, type ItemBody, newId } from '@parley/core'
 import { asc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Executor } from '../db.ts'
-import { type ItemRow, toItem } from '../mappers.ts'
 import { conversations, items } from '../schema.ts'
+import { parseDocs } from './hot-path.ts'
 
 /** Rows per INSERT: far below Postgres' 65,535 parameters per statement. */
 const INSERT_CHUNK = 1000
@@ -33,6 +33,9 @@ export async function allocateSeqs(
 export interface NewItems {
   conversationId: string
   turnId: string
+  /** The owning turn's place in the tree (its `segment_id` and `depth`). */
+  segmentId: string
+  turnDepth: number
   side: 'input' | 'output'
   bodies: ItemBody[]
   tokenCounts: number[]
@@ -47,6 +50,8 @@ export function itemRows(input: NewItems): (typeof items.$inferInsert)[] {
     id: input.ids?.[index] ?? newId('item'),
     conversationId: input.conversationId,
     turnId: input.turnId,
+    segmentId: input.segmentId,
+    turnDepth: input.turnDepth,
     seq: input.firstSeq + index,
     side: input.side,
     type: body.type,
@@ -61,15 +66,15 @@ export async function insertItemRows(
   executor: Executor,
   rows: (typeof items.$inferInsert)[],
 ): Promise<Item[]> {
-  const stored: Item[] = []
+  const docs: string[] = []
   for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
     const inserted = await executor
       .insert(items)
       .values(rows.slice(start, start + INSERT_CHUNK))
-      .returning()
-    stored.push(...inserted.map(toItem))
+      .returning({ doc: items.doc })
+    for (const row of inserted) docs.push(row.doc)
   }
-  return stored.sort((a, b) => a.seq - b.seq)
+  return parseDocs(docs.join(','))
 }
 
 export function insertItems(executor: Executor, input: NewItems): Promise<Item[]> {
@@ -79,7 +84,7 @@ export function insertItems(executor: Executor, input: NewItems): Promise<Item[]
 /** Appends output items to a turn: the next seqs of its conversation, then the rows. */
 export async function insertOutput(
   executor: Executor,
-  turn: { conversationId: string; id: string },
+  turn: { conversationId: string; id: string; segmentId: string; depth: number },
   items: Pick<NewItems, 'bodies' | 'tokenCounts' | 'ids'>,
 ): Promise<Item[]> {
   const firstSeq = await allocateSeqs(executor, turn.conversationId, items.bodies.length)
@@ -87,23 +92,31 @@ export async function insertOutput(
     ...items,
     conversationId: turn.conversationId,
     turnId: turn.id,
+    segmentId: turn.segmentId,
+    turnDepth: turn.depth,
     side: 'output',
     firstSeq,
   })
 }
 
-export async function itemsOfTurns(executor: Executor, turnIds: string[] | SQL): Promise<ItemRow[]> {
+/** The items of these turns, in seq order. */
+export async function itemsOfTurns(executor: Executor, turnIds: string[] | SQL): Promise<Item[]> {
   if (Array.isArray(turnIds) && turnIds.length === 0) return []
-  return executor.select().from(items).where(inArray(items.turnId, turnIds)).orderBy(asc(items.seq))
+  const rows = await executor
+    .select({ doc: items.doc })
+    .from(items)
+    .where(inArray(items.turnId, turnIds))
+    .orderBy(asc(items.seq))
+  return parseDocs(rows.map((row) => row.doc).join(','))
 }
 
 /** A turn's items split by side, each in seq order. */
-export function splitBySide(rows: ItemRow[], turnId: string): { input: Item[]; output: Item[] } {
+export function splitBySide(all: Item[], turnId: string): { input: Item[]; output: Item[] } {
   const input: Item[] = []
   const output: Item[] = []
-  for (const row of rows) {
-    if (row.turnId !== turnId) continue
-    ;(row.side === 'input' ? input : output).push(toItem(row))
+  for (const item of all) {
+    if (item.turnId !== turnId) continue
+    ;(item.side === 'input' ? input : output).push(item)
   }
   return { input, output }
 }

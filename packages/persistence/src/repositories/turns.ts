@@ -33,11 +33,11 @@ import { guarded } from '../errors.ts'
 import { type TurnRow, toTurn } from '../mappers.ts'
 import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
 import { check, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
-import { chainFromHead } from './chain.ts'
+import { chainFromHead, chainFromTurn, ON_CHAIN_TURNS, placement } from './chain.ts'
 import {
-  CHAIN_ITEM_COLUMNS,
-  chainItemsCte,
-  chainItemsWhere,
+  type ContextDocs,
+  contextDocs,
+  contextItems,
   ITEM_COLUMNS,
   itemValues,
   type RawItem,
@@ -49,15 +49,25 @@ import {
 import { allocateSeqs, insertItems, insertOutput, itemsOfTurns, splitBySide } from './items.ts'
 
 const RUNNING = ['pending', 'streaming'] as const
+/** Inserts tried when siblings keep taking the chosen place: each loss means one more exists. */
+const PLACEMENT_ATTEMPTS = 3
 const OutputItems = z.array(ItemBody).max(10_000)
 const Fingerprint = safeText(512).min(1)
 const ProviderName = safeText(128).min(1)
+const ModelName = safeText(128).min(1)
+const Instructions = safeText(LIMITS.maxInstructionsChars).nullable()
+const FinishStatus = z.enum(['completed', 'failed', 'cancelled'])
+const MaybeUsage = Usage.nullable()
+const MaybeTurnError = TurnError.nullable()
+const UpstreamResponseId = safeText(512).nullable()
+const Flag = z.boolean()
 const LedgerEntry = z.object({
   provider: ProviderName,
   model: safeText(128),
   upstreamResponseId: safeText(512).min(1),
   usage: Usage,
 })
+const Ledger = z.array(LedgerEntry).max(1000)
 
 function leaseUntil(leaseMs: number) {
   if (!Number.isFinite(leaseMs) || leaseMs < 0 || leaseMs > 7 * 24 * 3600_000) {
@@ -100,12 +110,8 @@ export class PgTurnStore implements TurnStore {
       const bodies = check('input', InputItems, input.input)
       const counts = checkTokenCounts('inputTokenCounts', input.inputTokenCounts, bodies.length)
       const provider = check('provider', ProviderName, input.provider)
-      const model = check('model', safeText(128).min(1), input.model)
-      const instructions = check(
-        'instructions',
-        safeText(LIMITS.maxInstructionsChars).nullable(),
-        input.instructions,
-      )
+      const model = check('model', ModelName, input.model)
+      const instructions = check('instructions', Instructions, input.instructions)
       const settings = check('settings', TurnSettings, input.settings)
       const lease = leaseUntil(input.leaseMs)
       const fromHead = input.parentFromHead === true
@@ -164,33 +170,45 @@ export class PgTurnStore implements TurnStore {
         }
         const parentTurnId = input.parentTurnId ?? (fromHead ? target.head : null)
 
-        // The unique indexes decide: (user_id, request_id) for the idempotency key and the
-        // partial index on running turns for one writer per conversation. ON CONFLICT keeps
-        // the transaction usable (a raised unique violation would abort it on Postgres).
-        const [row] = await tx
-          .insert(turns)
-          .values({
-            id: newId('resp'),
-            userId: input.userId,
-            conversationId: input.conversationId,
-            parentTurnId,
-            requestId,
-            fingerprint,
-            status: 'pending',
-            leaseExpiresAt: lease,
-            provider,
-            model,
-            instructions,
-            settings,
-          })
-          .onConflictDoNothing()
-          .returning()
-        if (!row) {
+        // The unique indexes decide: (user_id, request_id) for the idempotency key, the partial
+        // index on running turns for one writer per conversation, and (segment_id, depth) for the
+        // place in the tree. ON CONFLICT keeps the transaction usable (a raised unique violation
+        // would abort it on Postgres). Each statement reads a fresh snapshot: a sibling that took
+        // the parent's segment meanwhile is seen by the next attempt, which starts a segment.
+        let row: TurnRow | undefined
+        for (let attempt = 0; attempt < PLACEMENT_ATTEMPTS && !row; attempt++) {
+          const id = newId('resp')
+          const place = placement(id, sql`${parentTurnId}::text`)
+          ;[row] = await tx
+            .insert(turns)
+            .values({
+              id,
+              userId: input.userId,
+              conversationId: input.conversationId,
+              parentTurnId,
+              segmentId: place.segmentId,
+              depth: place.depth,
+              requestId,
+              fingerprint,
+              status: 'pending',
+              leaseExpiresAt: lease,
+              provider,
+              model,
+              instructions,
+              settings,
+            })
+            .onConflictDoNothing()
+            .returning()
+          if (row) break
           const existing = await byRequestId()
-          return existing
-            ? replay(tx, existing, fingerprint)
-            : { status: 'conflict', reason: 'conversation_busy' }
+          if (existing) return replay(tx, existing, fingerprint)
+          const [running] = await tx
+            .select({ id: turns.id })
+            .from(turns)
+            .where(and(eq(turns.conversationId, input.conversationId), inArray(turns.status, [...RUNNING])))
+          if (running) return { status: 'conflict', reason: 'conversation_busy' }
         }
+        if (!row) return { status: 'conflict', reason: 'conversation_busy' }
         const firstSeq = await allocateSeqs(
           tx,
           input.conversationId,
@@ -200,6 +218,8 @@ export class PgTurnStore implements TurnStore {
         const stored = await insertItems(tx, {
           conversationId: input.conversationId,
           turnId: row.id,
+          segmentId: row.segmentId,
+          turnDepth: row.depth,
           side: 'input',
           bodies,
           tokenCounts: counts,
@@ -245,15 +265,17 @@ export class PgTurnStore implements TurnStore {
         ? sql``
         : sql`and exists (select 1 from turns p where p.id = ${parentTurnId}
                 and p.conversation_id = ${conversationId} and p.user_id = ${userId})`
+    const place = placement(turnId, sql`target.parent_turn_id`)
     const rows = await preparedRows<RawTurn & RawItem>(
       this.db,
       sql`with target as (
             select ${parent} as parent_turn_id from conversations c
             where c.id = ${conversationId} and c.user_id = ${userId} and c.deleted_at is null ${parentCheck}
           ), t as (
-            insert into turns (id, user_id, conversation_id, parent_turn_id, request_id, fingerprint, status,
-              lease_expires_at, provider, model, instructions, settings)
-            select ${turnId}, ${userId}, ${conversationId}, target.parent_turn_id, ${input.requestId},
+            insert into turns (id, user_id, conversation_id, parent_turn_id, segment_id, depth, request_id,
+              fingerprint, status, lease_expires_at, provider, model, instructions, settings)
+            select ${turnId}, ${userId}, ${conversationId}, target.parent_turn_id, ${place.segmentId},
+              ${place.depth}, ${input.requestId},
               ${input.fingerprint}, 'pending', ${input.lease}, ${input.provider}, ${input.model},
               ${input.instructions}::text, ${JSON.stringify(input.settings)}::jsonb
             from target
@@ -265,10 +287,11 @@ export class PgTurnStore implements TurnStore {
             where id = ${conversationId} and exists (select 1 from t)
             returning item_seq
           ), i as (
-            insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count)
-            select v.id, ${conversationId}, ${turnId}, c.item_seq - ${bodies.length} + 1 + v.ord, 'input',
-                   v.type, v.role, v.body, v.token_count
-            from c cross join (values ${itemValues(bodies, ids, input.counts)})
+            insert into items (id, conversation_id, turn_id, segment_id, turn_depth, seq, side, type, role, body,
+              token_count)
+            select v.id, ${conversationId}, ${turnId}, t.segment_id, t.depth,
+                   c.item_seq - ${bodies.length} + 1 + v.ord, 'input', v.type, v.role, v.body, v.token_count
+            from c cross join t cross join (values ${itemValues(bodies, ids, input.counts)})
               as v(id, ord, type, role, body, token_count)
             returning ${ITEM_COLUMNS}
           )
@@ -276,7 +299,7 @@ export class PgTurnStore implements TurnStore {
     )
     const first = rows[0]
     if (!first) return null
-    return { status: 'claimed', turn: rawTurn(first), input: rawItems(rows, conversationId) }
+    return { status: 'claimed', turn: rawTurn(first), input: rawItems(rows) }
   }
 
   get(userId: string, turnId: string): Promise<TurnWithItems | null> {
@@ -317,23 +340,18 @@ export class PgTurnStore implements TurnStore {
     return guarded(async () => {
       if (!isId('user', userId) || !isId('resp', turnId)) return null
       const lease = leaseUntil(leaseMs)
-      // One statement: the status change and the context read share a round trip. The left
-      // join keeps the marker row of a turn with no context items.
-      const rows = await preparedRows<RawItem & { marked: string; conversation_id: string }>(
+      // One statement: the status change and the context read share a round trip. The chain
+      // reads the turn as it was before the update, which changes neither segment nor depth.
+      const [row] = await preparedRows<ContextDocs>(
         this.db,
         sql`with recursive m as (
               update turns set status = 'streaming', lease_expires_at = ${lease}
               where id = ${turnId} and user_id = ${userId} and status = 'pending'
-              returning id, conversation_id
-            ), ${chainItemsCte(userId, turnId)}
-            select m.id as marked, m.conversation_id, x.* from m left join lateral (
-              select ${CHAIN_ITEM_COLUMNS} from items i
-              where ${chainItemsWhere(turnId, sql`m.conversation_id`)}
-            ) x on true`,
+              returning id
+            ), ${chainFromTurn(userId, turnId)}
+            select x.docs from m cross join lateral ${contextDocs(turnId)} x`,
       )
-      const first = rows[0]
-      if (!first) return null
-      return rawItems(rows, first.conversation_id)
+      return row ? contextItems(row) : null
     })
   }
 
@@ -372,28 +390,25 @@ export class PgTurnStore implements TurnStore {
   finish(turnId: string, input: FinishTurnInput): Promise<TurnWithItems> {
     return guarded(async () => {
       if (!isId('resp', turnId)) throw new NotFoundError('turn', turnId)
-      const status = check('status', z.enum(['completed', 'failed', 'cancelled']), input.status)
+      const status = check('status', FinishStatus, input.status)
       const output = check('output', OutputItems, input.output)
       const counts = checkTokenCounts('outputTokenCounts', input.outputTokenCounts, output.length)
       const itemIds = checkItemIds('outputIds', input.outputIds, output.length)
-      const usage = check('usage', Usage.nullable(), input.usage)
-      const ledger = check('ledger', z.array(LedgerEntry).max(1000), input.ledger)
-      const error = check('error', TurnError.nullable(), input.error)
-      const upstreamResponseId = check(
-        'upstreamResponseId',
-        safeText(512).nullable(),
-        input.upstreamResponseId,
-      )
-      const truncated = check('truncated', z.boolean(), input.truncated)
+      const usage = check('usage', MaybeUsage, input.usage)
+      const ledger = check('ledger', Ledger, input.ledger)
+      const error = check('error', MaybeTurnError, input.error)
+      const upstreamResponseId = check('upstreamResponseId', UpstreamResponseId, input.upstreamResponseId)
+      const truncated = check('truncated', Flag, input.truncated)
 
       const ids = output.map((_, index) => itemIds?.[index] ?? newId('item'))
       const itemsCte =
         output.length === 0
           ? sql``
           : sql`, i as (
-              insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count)
-              select v.id, cur.conversation_id, cur.id, c.item_seq - ${output.length} + 1 + v.ord, 'output',
-                     v.type, v.role, v.body, v.token_count
+              insert into items (id, conversation_id, turn_id, segment_id, turn_depth, seq, side, type, role,
+                body, token_count)
+              select v.id, cur.conversation_id, cur.id, cur.segment_id, cur.depth,
+                     c.item_seq - ${output.length} + 1 + v.ord, 'output', v.type, v.role, v.body, v.token_count
               from cur cross join c cross join (values ${itemValues(output, ids, counts)})
                 as v(id, ord, type, role, body, token_count)
               returning ${ITEM_COLUMNS}
@@ -422,7 +437,7 @@ export class PgTurnStore implements TurnStore {
       const rows = await preparedRows<RawTurn & RawItem>(
         this.db,
         sql`with cur as (
-              select id, user_id, conversation_id from turns
+              select id, user_id, conversation_id, segment_id, depth from turns
               where id = ${turnId} and status in ('pending', 'streaming')
               for update
             ), c as (
@@ -444,7 +459,7 @@ export class PgTurnStore implements TurnStore {
       )
       const first = rows[0]
       if (first) {
-        const stored = rawItems(rows, first.conversation_id)
+        const stored = rawItems(rows)
         return {
           turn: rawTurn(first),
           input: stored.filter((item) => item.side === 'input'),
@@ -529,7 +544,7 @@ export class PgTurnStore implements TurnStore {
         const ids = swept.map((row) => row.id)
         await storeStreamedMessages(tx, swept)
         const outputs = await tx
-          .select()
+          .select({ id: items.id, turnId: items.turnId, body: items.body })
           .from(items)
           .where(and(inArray(items.turnId, ids), eq(items.side, 'output')))
           .orderBy(asc(items.seq))
@@ -568,20 +583,16 @@ export class PgTurnStore implements TurnStore {
   context(userId: string, turnId: string): Promise<Item[]> {
     return guarded(async () => {
       if (!isId('user', userId) || !isId('resp', turnId)) return []
-      // One statement whatever the chain length: the recursive CTE walks the parents, and the
-      // conversation's items are read through its (conversation_id, seq) index and kept when
-      // their turn is on the chain. Rows are ordered here rather than in SQL: sorting thousands
-      // of wide rows spills to disk at the default work_mem, sorting numbers in JS is cheap.
-      const rows = await preparedRows<RawItem & { conversation_id: string }>(
+      // One statement whatever the chain length: the walk takes a step per branch point, and the
+      // items are read by one (segment_id, turn_depth) index range per segment. They are ordered
+      // here rather than in SQL: sorting thousands of wide rows spills to disk at the default
+      // work_mem, sorting numbers in JS is cheap.
+      const [row] = await preparedRows<ContextDocs>(
         this.db,
-        sql`with recursive ${chainItemsCte(userId, turnId)}, cur as (
-              select t.conversation_id from turns t where t.id = ${turnId} and t.user_id = ${userId}
-            )
-            select cur.conversation_id, ${CHAIN_ITEM_COLUMNS} from cur join items i
-              on ${chainItemsWhere(turnId, sql`cur.conversation_id`)}`,
+        sql`with recursive ${chainFromTurn(userId, turnId)}
+            select ${contextDocs(turnId)} as docs`,
       )
-      const first = rows[0]
-      return first ? rawItems(rows, first.conversation_id) : []
+      return row ? contextItems(row) : []
     })
   }
 
@@ -592,14 +603,22 @@ export class PgTurnStore implements TurnStore {
         throw new ValidationError([{ path: 'cursor', message: 'is not a cursor of this listing' }])
       }
       if (!isId('user', userId) || !isId('conv', conversationId)) return { data: [], nextCursor: null }
-      const after = cursor === undefined ? sql`` : sql`where n < (select n from chain where id = ${cursor})`
+      // A chain has one turn per depth: root first is shallowest first, and a cursor (a turn on
+      // the chain; any other answers an empty page) stands for its depth.
+      const after =
+        cursor === undefined
+          ? sql``
+          : sql`and t.depth > (select c.depth from chain join turns c
+              on c.segment_id = chain.segment_id and c.depth <= chain.depth where c.id = ${cursor})`
       const chain = await rawRows<{ id: string }>(
         this.db,
-        sql`${chainFromHead(userId, conversationId)} select id from chain ${after} order by n desc limit ${limit + 1}`,
+        sql`with recursive ${chainFromHead(userId, conversationId)}
+            select t.id from chain join turns t on ${ON_CHAIN_TURNS} ${after}
+            order by t.depth limit ${limit + 1}`,
       )
       const pageIds = chain.slice(0, limit).map((entry) => entry.id)
       if (pageIds.length === 0) return { data: [], nextCursor: null }
-      const [turnRows, itemRows] = await Promise.all([
+      const [turnRows, pageItems] = await Promise.all([
         this.db.select().from(turns).where(inArray(turns.id, pageIds)),
         itemsOfTurns(this.db, pageIds),
       ])
@@ -626,7 +645,7 @@ export class PgTurnStore implements TurnStore {
         return [
           {
             turn: toTurn(row),
-            ...splitBySide(itemRows, id),
+            ...splitBySide(pageItems, id),
             siblingIds: siblings.filter((s) => s.parentTurnId === row.parentTurnId).map((s) => s.id),
           },
         ]
@@ -641,9 +660,9 @@ export class PgTurnStore implements TurnStore {
       if (!isId('user', userId) || !isId('conv', conversationId)) return null
       const [row] = await rawRows<{ id: string }>(
         this.db,
-        sql`${chainFromHead(userId, conversationId)}
-            select chain.id from chain join turns t on t.id = chain.id
-            where t.status = 'completed' order by chain.n limit 1`,
+        sql`with recursive ${chainFromHead(userId, conversationId)}
+            select t.id from chain join turns t on ${ON_CHAIN_TURNS}
+            where t.status = 'completed' order by t.depth desc limit 1`,
       )
       return row?.id ?? null
     })

@@ -1,0 +1,182 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import type { Item } from '@parley/core'
+import { type SQL, sql } from 'drizzle-orm'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { createStores, MIGRATIONS_FOLDER, type PersistentStores } from '../src/index.ts'
+import { items } from '../src/schema.ts'
+import { createDatabase } from '../src/testing/index.ts'
+import { contextByDefinition, storedDocs } from './harness.ts'
+
+/** The committed migrations before turns had a place in the tree: a database as it was then. */
+const BEFORE_SEGMENTS = 2
+
+const scratch = mkdtempSync(join(tmpdir(), 'parley-migration-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+function earlierMigrations(): string {
+  const folder = join(scratch, 'migrations')
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true })
+  const journalPath = join(folder, 'meta', '_journal.json')
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: unknown[] }
+  journal.entries = journal.entries.slice(0, BEFORE_SEGMENTS)
+  writeFileSync(journalPath, JSON.stringify(journal))
+  return folder
+}
+
+/**
+ * A tree written with the old schema, turns in creation order: A and F are roots; C regenerates
+ * B (both under A), H is a second child of D. Each turn has one input and one output item.
+ */
+const TREE: [name: string, parent: string | null][] = [
+  ['A', null],
+  ['B', 'A'],
+  ['C', 'A'],
+  ['D', 'B'],
+  ['E', 'C'],
+  ['F', null],
+  ['G', 'D'],
+  ['H', 'D'],
+]
+/** Where the backfill must put them: first children continue their parent's segment. */
+const PLACES: Record<string, [segment: string, depth: number]> = {
+  A: ['A', 0],
+  B: ['A', 1],
+  C: ['C', 1],
+  D: ['A', 2],
+  E: ['C', 2],
+  F: ['F', 0],
+  G: ['A', 3],
+  H: ['H', 3],
+}
+const idOf = (name: string) => `resp_backfill${name}0000`
+
+function oldRows(): SQL[] {
+  const user = 'user_backfill0000'
+  const conversation = 'conv_backfill0000'
+  const statements: SQL[] = [
+    sql`insert into users (id, name) values (${user}, 'old')`,
+    sql`insert into conversations (id, user_id, title, head_turn_id, item_seq)
+        values (${conversation}, ${user}, 'old', ${idOf('H')}, ${TREE.length * 2})`,
+  ]
+  TREE.forEach(([name, parent], index) => {
+    const at = new Date(Date.UTC(2024, 0, 1, 0, index)).toISOString()
+    statements.push(
+      sql`insert into turns (id, user_id, conversation_id, parent_turn_id, request_id, fingerprint, status,
+            provider, model, settings, created_at, completed_at)
+          values (${idOf(name)}, ${user}, ${conversation}, ${parent === null ? null : idOf(parent)}, ${`req-${name}`},
+            'fp', 'completed', 'scripted', 'demo', '{}'::jsonb, ${at}, ${at})`,
+    )
+    for (const [offset, side, role] of [
+      [1, 'input', 'user'],
+      [2, 'output', 'assistant'],
+    ] as const) {
+      const body = {
+        type: 'message',
+        role,
+        status: 'completed',
+        content: [{ type: side === 'input' ? 'input_text' : 'output_text', text: `${name} ${side}` }],
+      }
+      statements.push(
+        sql`insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count, created_at)
+            values (${`item_backfill${name}${offset}000`}, ${conversation}, ${idOf(name)}, ${index * 2 + offset},
+              ${side}, 'message', ${role}, ${JSON.stringify(body)}::jsonb, 1, ${at})`,
+      )
+    }
+  })
+  return statements
+}
+
+/**
+ * The docs the migration computed for the old rows are the item their columns make, and the
+ * very text that inserting those rows today writes.
+ */
+async function expectDocsBackfilled(stores: PersistentStores): Promise<void> {
+  const backfilled = await storedDocs(stores)
+  expect(backfilled).toHaveLength(TREE.length * 2)
+  for (const entry of backfilled) expect(entry.doc).toEqual(entry.columns)
+  const [before, after] = await stores.db.transaction(async (tx) => {
+    const old = await tx.select().from(items)
+    await tx.delete(items)
+    await tx.insert(items).values(old.map(({ doc: _, ...columns }) => columns))
+    return [old, await tx.select({ id: items.id, doc: items.doc }).from(items)]
+  })
+  const fresh = new Map(after.map((row) => [row.id, row.doc]))
+  expect(fresh.size).toBe(before.length)
+  for (const row of before) expect(fresh.get(row.id)).toBe(row.doc)
+}
+
+async function expectBackfilled(stores: PersistentStores): Promise<void> {
+  await expectDocsBackfilled(stores)
+  const user = 'user_backfill0000'
+  const parents = new Map(TREE.map(([name, parent]) => [idOf(name), parent === null ? null : idOf(parent)]))
+  const itemsByTurn = new Map<string, Item[]>()
+  for (const [name] of TREE) {
+    const turn = await stores.turns.get(user, idOf(name))
+    if (!turn) throw new Error(`lost turn ${name}`)
+    itemsByTurn.set(idOf(name), [...turn.input, ...turn.output])
+  }
+  const placed = await stores.db.execute(sql`select id, segment_id, depth from turns order by id`)
+  const rows = (Array.isArray(placed) ? placed : (placed as { rows: unknown[] }).rows) as {
+    id: string
+    segment_id: string
+    depth: number
+  }[]
+  expect(Object.fromEntries(rows.map((row) => [row.id, [row.segment_id, row.depth]]))).toEqual(
+    Object.fromEntries(
+      Object.entries(PLACES).map(([name, [segment, depth]]) => [idOf(name), [idOf(segment), depth]]),
+    ),
+  )
+  for (const [name] of TREE) {
+    const turnId = idOf(name)
+    const context = await stores.turns.context(user, turnId)
+    expect(context).toEqual(contextByDefinition(turnId, parents, itemsByTurn))
+    expect(context.length).toBeGreaterThan(0)
+  }
+  // The current branch ends at H: A, B, D, H.
+  const branch = await stores.turns.branch(user, 'conv_backfill0000', { limit: 10 })
+  expect(branch.data.map((entry) => entry.turn.id)).toEqual(['A', 'B', 'D', 'H'].map(idOf))
+}
+
+describe('the turn-segments migration', () => {
+  it('backfills an existing Postgres database', async () => {
+    const database = await createDatabase(inject('postgresUrl'))
+    const client = postgres(database.url, { max: 1, onnotice: () => {} })
+    let stores: PersistentStores | undefined
+    try {
+      const old = drizzlePostgres(client)
+      await migratePostgres(old, { migrationsFolder: earlierMigrations() })
+      for (const statement of oldRows()) await old.execute(statement)
+      stores = await createStores({ url: database.url })
+      await stores.migrate()
+      await expectBackfilled(stores)
+    } finally {
+      await stores?.close()
+      await client.end({ timeout: 5 })
+      await database.stop()
+    }
+  })
+
+  it('backfills an existing PGlite directory', async () => {
+    const dataDir = join(scratch, 'pglite')
+    const client = new PGlite(dataDir)
+    const old = drizzlePglite(client)
+    await migratePglite(old, { migrationsFolder: earlierMigrations() })
+    for (const statement of oldRows()) await old.execute(statement)
+    await client.close()
+    const stores = await createStores({ dataDir })
+    try {
+      await stores.migrate()
+      await expectBackfilled(stores)
+    } finally {
+      await stores.close()
+    }
+  })
+})
