@@ -183,3 +183,16 @@ export async function storedDocs(stores: PersistentStores): Promise<{ doc: unkno
     },
   }))
 }
+
+/** Resolves once `check()` holds, polling every 5 ms; rejects after `timeoutMs`. */
+export function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (check()) resolve()
+      else if (Date.now() > deadline) reject(new Error('timed out'))
+      else setTimeout(tick, 5)
+    }
+    tick()
+  })
+}

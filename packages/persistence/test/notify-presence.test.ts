@@ -1,19 +1,7 @@
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NOTIFY_CHANNEL, NotifyBus, type PersistentStores } from '../src/index.ts'
-import { claimInput, type Harness, openHarness, textEvent } from './harness.ts'
-
-function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) resolve()
-      else if (Date.now() > deadline) reject(new Error('timed out'))
-      else setTimeout(tick, 5)
-    }
-    tick()
-  })
-}
+import { claimInput, type Harness, openHarness, textEvent, until } from './harness.ts'
 
 describe('NotifyBus presence on postgres', () => {
   let harness: Harness
