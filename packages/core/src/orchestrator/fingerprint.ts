@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import type * as NodeCrypto from 'node:crypto'
 
 /**
  * The request fingerprint: SHA-256 of the canonical JSON of what a client asked for. The same
@@ -28,11 +28,21 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
- * Hex SHA-256. node:crypto rather than Web Crypto: `subtle.digest` goes through a thread-pool
- * job and promise plumbing that cost more than the rest of a short send.
+ * node:crypto when running in Node, found at run time: a static import would break the web
+ * app's bundle, which includes this module. `process.getBuiltinModule` exists from Node 20.16.
+ */
+const nodeCrypto = (
+  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+).process?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined
+
+/**
+ * Hex SHA-256. In Node through node:crypto: Web Crypto's `subtle.digest` goes through a
+ * thread-pool job and promise plumbing that cost more than the rest of a short send.
  */
 export async function sha256Hex(text: string): Promise<string> {
-  return createHash('sha256').update(text).digest('hex')
+  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(text).digest('hex')
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('')
 }
 
 export async function requestFingerprint(request: Record<string, unknown>): Promise<string> {
