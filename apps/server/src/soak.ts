@@ -391,13 +391,12 @@ if (snapshotDir) snapshots.push(await probe.snapshot(join(snapshotDir, 'soak-end
 const first = samples[0] as Sample
 const last = samples.at(-1) as Sample
 const steady = samples.filter((s) => s.at >= warmupSeconds)
-const sorted = steady.map((s) => s.rssMb).sort((a, b) => a - b)
-const median = sorted[Math.floor(sorted.length / 2)] ?? 0
+const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+const steadyRss = steady.map((s) => s.rssMb)
 const rssSlope = slope(steady.map((s) => [s.at / 60, s.rssMb]))
 // Under load only: the idle sample at the end holds no turns in flight and would pull it down.
 const steadyHeap = heapSamples.filter((s) => s.at >= warmupSeconds)
 const heapSlope = slope(steadyHeap.map((s) => [s.at / 60, s.heapMb]))
-const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 const third = Math.max(1, Math.floor(steadyHeap.length / 3))
 /** Median of the last third of the steady samples minus that of the first third. */
 const heapRiseMb =
@@ -427,9 +426,9 @@ const summary = {
   rssMb: {
     start: round(first.rssMb),
     end: round(last.rssMb),
-    steadyMin: round(sorted[0] ?? 0),
-    steadyMedian: round(median),
-    steadyMax: round(sorted.at(-1) ?? 0),
+    steadyMin: round(steadyRss.length > 0 ? Math.min(...steadyRss) : 0),
+    steadyMedian: round(medianOf(steadyRss)),
+    steadyMax: round(steadyRss.length > 0 ? Math.max(...steadyRss) : 0),
   },
   rssSlopeMbPerMinAfterWarmup: round(rssSlope),
   samples: samples.length,
