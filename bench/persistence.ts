@@ -115,6 +115,96 @@ async function contextBench(driver: string, counted: Counted, chars: number): Pr
   return figures
 }
 
+interface StartFigure {
+  driver: string
+  messageChars: number
+  items: number
+  /**
+   * `kept`: the parent is the turn that ended last through this store, whose chain the store
+   * keeps in memory (the next turn of a conversation); `read`: another parent, read from the
+   * database like a context (a branch, or a conversation last continued elsewhere).
+   */
+  parent: 'kept' | 'read'
+  repetitions: number
+  p50Ms: number
+  p99Ms: number
+  queriesPerStart: number
+}
+
+/**
+ * Starting the next turn of a long conversation: a claim with `start`, which stores the turn and
+ * its input and returns its whole context in one statement. Timed: the claim; each turn is then
+ * ended (untimed) so that the conversation is free for the next one.
+ */
+async function startBench(driver: string, counted: Counted, chars: number): Promise<StartFigure[]> {
+  const { stores } = counted
+  const { user } = await stores.users.create(`bench-start-${driver}`)
+  const figures: StartFigure[] = []
+  for (const items of CHAIN_ITEMS) {
+    const head = await buildChain(stores, user.id, items, chars)
+    const conversationId = (await stores.turns.conversationOf(user.id, head)) ?? ''
+    if (driver === 'postgres') await stores.db.execute('vacuum analyze')
+    for (const parent of ['read', 'kept'] as const) {
+      const repetitions = items >= 10_000 ? 30 : 100
+      const times: number[] = []
+      let queries = 0
+      for (let i = -3; i < repetitions; i++) {
+        const before = counted.queries()
+        const started = performance.now()
+        const claim = await stores.turns.claim({
+          userId: user.id,
+          conversationId,
+          requestId: `bench-start-${driver}-${items}-${parent}-${i}-${Math.random()}`,
+          fingerprint: 'bench',
+          // `read`: always under the imported head, a turn no claim of this store ended.
+          parentTurnId: parent === 'read' ? head : null,
+          parentFromHead: parent === 'kept',
+          input: [userText('And then?')],
+          inputTokenCounts: [4],
+          provider: 'scripted',
+          model: 'bench',
+          instructions: null,
+          settings,
+          leaseMs: 30_000,
+          setHead: parent === 'kept',
+          start: true,
+        })
+        const elapsed = performance.now() - started
+        if (claim.status !== 'claimed') throw new Error(`claim answered ${claim.status}`)
+        if ((claim.context?.length ?? 0) < items)
+          throw new Error(`context has ${claim.context?.length} items`)
+        // Warm-up rounds (i < 0) also make the first `kept` parent.
+        if (i >= 0) {
+          times.push(elapsed)
+          queries += counted.queries() - before
+        }
+        await stores.turns.finish(claim.turn.id, {
+          status: 'completed',
+          output: [assistantText('Then this.')],
+          outputTokenCounts: [3],
+          usage: null,
+          ledger: [],
+          error: null,
+          upstreamResponseId: null,
+          truncated: false,
+        })
+      }
+      times.sort((a, b) => a - b)
+      figures.push({
+        driver,
+        messageChars: chars,
+        items,
+        parent,
+        repetitions,
+        p50Ms: round(percentile(times, 50)),
+        p99Ms: round(percentile(times, 99)),
+        queriesPerStart: queries / repetitions,
+      })
+    }
+  }
+  return figures
+}
+
 interface ThroughputFigure {
   driver: string
   concurrency: number
@@ -213,9 +303,11 @@ async function throughputBench(counted: Counted): Promise<ThroughputFigure> {
 async function main() {
   const loadBefore = loadavg()
   const context: ContextFigure[] = []
+  const start: StartFigure[] = []
   const pglite = await open({ memory: true })
   try {
     context.push(...(await contextBench('pglite', pglite, MESSAGE_CHARS.typical)))
+    start.push(...(await startBench('pglite', pglite, MESSAGE_CHARS.typical)))
   } finally {
     await pglite.stores.close()
   }
@@ -227,6 +319,7 @@ async function main() {
     try {
       context.push(...(await contextBench('postgres', postgres, MESSAGE_CHARS.typical)))
       context.push(...(await contextBench('postgres', postgres, MESSAGE_CHARS.short)))
+      start.push(...(await startBench('postgres', postgres, MESSAGE_CHARS.typical)))
       throughput = await throughputBench(postgres)
     } finally {
       await postgres.stores.close()
@@ -242,6 +335,9 @@ async function main() {
       figure.messageChars === MESSAGE_CHARS.typical,
   )
   const queryCounts = new Set(context.map((figure) => figure.queriesPerLoad))
+  const keptLargest = start.find(
+    (figure) => figure.driver === 'postgres' && figure.items === 10_000 && figure.parent === 'kept',
+  )
   const result = {
     generatedAt: new Date().toISOString(),
     // The machine is shared: the load average says how much of it the benchmark had.
@@ -252,10 +348,13 @@ async function main() {
       loadAverageAfter: loadavg(),
     },
     context,
+    nextTurnStart: start,
     claimComplete: throughput,
     targets: {
       postgres10kContextP50Under25Ms: (largest?.p50Ms ?? Number.POSITIVE_INFINITY) < 25,
-      queryCountIndependentOfLength: queryCounts.size === 1,
+      postgres10kKeptChainStartP50Under25Ms: (keptLargest?.p50Ms ?? Number.POSITIVE_INFINITY) < 25,
+      queryCountIndependentOfLength:
+        queryCounts.size === 1 && new Set(start.map((figure) => figure.queriesPerStart)).size === 1,
     },
   }
   const out = fileURLToPath(new URL('./results/persistence.json', import.meta.url))
@@ -271,6 +370,17 @@ async function main() {
       'p50 ms': f.p50Ms,
       'p99 ms': f.p99Ms,
       'queries/load': f.queriesPerLoad,
+    })),
+  )
+  console.log('Start of the next turn (claim with start: the turn, its input and its context)')
+  console.table(
+    start.map((f) => ({
+      driver: f.driver,
+      items: f.items,
+      parent: f.parent,
+      'p50 ms': f.p50Ms,
+      'p99 ms': f.p99Ms,
+      'queries/start': f.queriesPerStart,
     })),
   )
   console.log(`Claim + complete on postgres, concurrency ${throughput.concurrency}`)

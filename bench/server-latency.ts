@@ -33,6 +33,12 @@ const DATABASES = (['postgres', 'pglite'] as const).filter(
   (db) => dbFlag < 0 || process.argv[dbFlag + 1] === db,
 )
 
+/** A conversation and the completed turn that measured turns branch from. */
+interface Target {
+  conversationId: string
+  parentTurnId: string
+}
+
 interface Summary {
   n: number
   p50: number
@@ -160,20 +166,41 @@ async function benchDatabase(label: 'postgres' | 'pglite', upstreamUrl: string) 
       })
     ).status !== 404
 
-  const conversations = async (client: ParleyClient, count: number) =>
-    Promise.all(Array.from({ length: count }, () => client.conversations.create.mutate({}).then((c) => c.id)))
+  /**
+   * Conversations with one completed turn each. Every measured turn branches from that turn, so
+   * that each one carries the same small context (one earlier exchange) instead of a history
+   * that grows with the rounds, as the direct call does.
+   */
+  const conversation = async (client: ParleyClient): Promise<Target> => {
+    const [target] = await conversations(client, 1)
+    if (!target) throw new Error('no conversation was made')
+    return target
+  }
+  const conversations = async (client: ParleyClient, count: number): Promise<Target[]> =>
+    Promise.all(
+      Array.from({ length: count }, async () => {
+        const { id } = await client.conversations.create.mutate({})
+        const sent = await client.chat.send.mutate({
+          requestId: randomUUID(),
+          conversationId: id,
+          input: 'hello',
+        })
+        await untilTerminal((h) => client.chat.watch.subscribe({ turnId: sent.turn.id }, h))
+        return { conversationId: id, parentTurnId: sent.turn.id }
+      }),
+    )
 
-  const sendAndWait = (client: ParleyClient, conversationId: string) => async () => {
+  const sendAndWait = (client: ParleyClient, target: Target) => async () => {
     const started = performance.now()
-    const sent = await client.chat.send.mutate({ requestId: randomUUID(), conversationId, input: 'hello' })
+    const sent = await client.chat.send.mutate({ requestId: randomUUID(), ...target, input: 'hello' })
     await untilTerminal((h) => client.chat.watch.subscribe({ turnId: sent.turn.id }, h))
     return performance.now() - started
   }
-  const streamFirstToken = (client: ParleyClient, conversationId: string) => async () => {
+  const streamFirstToken = (client: ParleyClient, target: Target) => async () => {
     const started = performance.now()
     let ttft = 0
     await untilTerminal(
-      (h) => client.chat.stream.subscribe({ requestId: randomUUID(), conversationId, input: 'hello' }, h),
+      (h) => client.chat.stream.subscribe({ requestId: randomUUID(), ...target, input: 'hello' }, h),
       () => {
         ttft = performance.now() - started
       },
@@ -201,12 +228,12 @@ async function benchDatabase(label: 'postgres' | 'pglite', upstreamUrl: string) 
   }
 
   // Warm up every path (JIT, connection pools, the WebSocket, prepared statements).
-  const [warm] = await conversations(ws, 1)
+  const warm = await conversation(ws)
   for (let i = 0; i < WARMUP; i++) {
     await directCall()
-    await sendAndWait(ws, warm ?? '')()
-    await streamFirstToken(ws, warm ?? '')()
-    await streamFirstToken(sse, warm ?? '')()
+    await sendAndWait(ws, warm)()
+    await streamFirstToken(ws, warm)()
+    await streamFirstToken(sse, warm)()
     if (v1Exists) await v1FirstToken()
   }
 
@@ -223,16 +250,20 @@ async function benchDatabase(label: 'postgres' | 'pglite', upstreamUrl: string) 
     const rounds = concurrency === 1 ? ROUNDS_C1 : ROUNDS_C64
     const ids = await conversations(ws, concurrency)
     const directSamples = await measure(concurrency, rounds, async () => (await directCall()).total)
-    const parleySamples = await measure(concurrency, rounds, (slot) => sendAndWait(ws, ids[slot] ?? '')())
+    const parleySamples = await measure(concurrency, rounds, (slot) => {
+      const target = ids[slot]
+      if (!target) throw new Error(`no conversation for slot ${slot}`)
+      return sendAndWait(ws, target)()
+    })
     const d = summarize(directSamples)
     const p = summarize(parleySamples)
     result[`turn_c${concurrency}`] = { direct_ms: d, parley_send_and_wait_ms: p, added_ms: added(p, d) }
   }
 
-  const [one] = await conversations(ws, 1)
+  const one = await conversation(ws)
   const directTtft = summarize(await measure(1, ROUNDS_C1, async () => (await directCall()).ttft))
-  const wsTtft = summarize(await measure(1, ROUNDS_C1, streamFirstToken(ws, one ?? '')))
-  const sseTtft = summarize(await measure(1, ROUNDS_C1, streamFirstToken(sse, one ?? '')))
+  const wsTtft = summarize(await measure(1, ROUNDS_C1, streamFirstToken(ws, one)))
+  const sseTtft = summarize(await measure(1, ROUNDS_C1, streamFirstToken(sse, one)))
   const ttft: Record<string, unknown> = {
     direct_ms: directTtft,
     trpc_ws_ms: wsTtft,

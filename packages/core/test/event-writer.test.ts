@@ -30,6 +30,14 @@ function recordingLog(failFirst = 0) {
 
 const delta = (text: string) => ({ type: 'text.delta' as const, itemId: 'item_x', delta: text })
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const usage = {
+  inputTokens: 1,
+  outputTokens: 1,
+  totalTokens: 2,
+  cachedInputTokens: 0,
+  reasoningTokens: 0,
+  estimated: false,
+}
 
 describe('TurnEventWriter', () => {
   it('publishes every event at once and writes them in batches, not one write per token', async () => {
@@ -64,28 +72,71 @@ describe('TurnEventWriter', () => {
     expect(batches.map((batch) => batch.length)).toEqual([2])
   })
 
-  it('publishes the terminal event only once the log holds everything before it', async () => {
-    const { log, stored } = recordingLog()
+  it('hands the waiting batch and the terminal events to the closing statement, then publishes', async () => {
+    const { log, batches, stored } = recordingLog()
     const bus = new InProcessBus()
+    const live: TurnEvent[] = []
+    bus.subscribe(TURN, (event) => live.push(event))
     const writer = new TurnEventWriter(TURN, log, bus, { maxEvents: 100, maxDelayMs: 1000 }, () => {})
-    const storedWhenTerminalSeen: number[] = []
-    bus.subscribe(TURN, (event) => {
-      if (event.type === 'usage') storedWhenTerminalSeen.push(stored().length)
-    })
     writer.emit(delta('a'))
     writer.emit(delta('b'))
-    await writer.emitTerminal({
-      type: 'usage',
-      usage: {
-        inputTokens: 1,
-        outputTokens: 1,
-        totalTokens: 2,
-        cachedInputTokens: 0,
-        reasoningTokens: 0,
-        estimated: false,
-      },
+    const closing = writer.closing([{ type: 'usage', usage }, delta('end')])
+    expect(closing.events.map((event) => event.seq)).toEqual([1, 2, 3, 4])
+    expect(closing.events[2]).toMatchObject({ id: `${TURN}:3`, turnId: TURN, type: 'usage' })
+    // Until the statement stored them, the closing events are nowhere: not live, not in memory.
+    expect(live.map((event) => event.seq)).toEqual([1, 2])
+    expect(writer.lastSeq).toBe(2)
+    await closing.commit()
+    expect(live.map((event) => event.seq)).toEqual([1, 2, 3, 4])
+    expect(writer.eventsAfter(2).map((event) => event.seq)).toEqual([3, 4])
+    // The caller's statement wrote them all: the writer itself wrote nothing.
+    expect(batches).toEqual([])
+    expect(stored()).toEqual([])
+  })
+
+  it('puts the waiting batch back when the closing statement fails, and forgets the terminal events', async () => {
+    const { log, stored } = recordingLog()
+    const bus = new InProcessBus()
+    const live: number[] = []
+    bus.subscribe(TURN, (event) => live.push(event.seq))
+    const writer = new TurnEventWriter(TURN, log, bus, { maxEvents: 100, maxDelayMs: 1000 }, () => {})
+    writer.emit(delta('a'))
+    const closing = writer.closing([{ type: 'usage', usage }])
+    closing.abort()
+    await writer.flush()
+    expect(stored().map((event) => event.seq)).toEqual([1])
+    expect(live).toEqual([1])
+    expect(writer.lastSeq).toBe(1)
+  })
+
+  it('publishes the terminal events only once an earlier batch still being written is in the log', async () => {
+    let release: () => void = () => {}
+    const written: number[] = []
+    const log: EventLog = {
+      append: (events) =>
+        new Promise((resolve) => {
+          release = () => {
+            written.push(...events.map((event) => event.seq))
+            resolve()
+          }
+        }),
+      readAfter: async () => [],
+      prune: async () => 0,
+    }
+    const bus = new InProcessBus()
+    const writtenWhenSeen: number[][] = []
+    bus.subscribe(TURN, (event) => {
+      if (event.type === 'usage') writtenWhenSeen.push([...written])
     })
-    expect(storedWhenTerminalSeen).toEqual([3])
+    const writer = new TurnEventWriter(TURN, log, bus, { maxEvents: 1, maxDelayMs: 1000 }, () => {})
+    writer.emit(delta('a'))
+    const closing = writer.closing([{ type: 'usage', usage }])
+    const committed = closing.commit()
+    await wait(10)
+    expect(writtenWhenSeen).toEqual([])
+    release()
+    await committed
+    expect(writtenWhenSeen).toEqual([[1]])
   })
 
   it('keeps a failed batch and writes it with the next one, in order', async () => {

@@ -32,7 +32,12 @@ interface Tree {
   itemsByTurn: Map<string, Item[]>
 }
 
-/** Claims a turn under `parentTurnId`, checks the context it starts with, and ends it. */
+let claims = 0
+
+/**
+ * Claims a turn under `parentTurnId`, checks the context it starts with, and ends it. Every
+ * other turn is claimed started (`start`): its context then comes with the claim itself.
+ */
 async function addTurn(
   stores: PersistentStores,
   tree: Tree,
@@ -42,14 +47,16 @@ async function addTurn(
   outputs: number,
   text: string,
 ): Promise<string> {
+  const start = claims++ % 2 === 0
   const claim = await stores.turns.claim(
-    claimInput(userId, conversationId, { parentTurnId, input: [userText(text)], setHead: true }),
+    claimInput(userId, conversationId, { parentTurnId, input: [userText(text)], setHead: true, start }),
   )
   if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
   const turnId = claim.turn.id
   tree.parents.set(turnId, parentTurnId)
   tree.itemsByTurn.set(turnId, claim.input)
-  const started = await stores.turns.startStreaming(userId, turnId, 60_000)
+  expect(claim.turn.status).toBe(start ? 'streaming' : 'pending')
+  const started = start ? claim.context : await stores.turns.startStreaming(userId, turnId, 60_000)
   expect(started).toEqual(contextByDefinition(turnId, tree.parents, tree.itemsByTurn))
   const output = Array.from({ length: outputs }, (_, index) => assistant(`${text}/${index}`))
   const finished = await stores.turns.finish(turnId, {

@@ -190,8 +190,13 @@ describe('placement in the tree on postgres', () => {
             fingerprint, status, provider, model, settings)
           values (${sibling}, ${user.id}, ${conversation.id}, ${parent}, ${parentPlace.segmentId},
             ${parentPlace.depth + 1}, 'sibling', 'fp', 'completed', 'scripted', 'demo', '{}'::jsonb)`
+        // Claimed started: the context then comes from the slower path's own read.
         claim = stores.turns.claim(
-          claimInput(user.id, conversation.id, { parentTurnId: parent, input: [userText('late')] }),
+          claimInput(user.id, conversation.id, {
+            parentTurnId: parent,
+            input: [userText('late')],
+            start: true,
+          }),
         )
         await new Promise((resolve) => setTimeout(resolve, 300))
       })
@@ -204,6 +209,8 @@ describe('placement in the tree on postgres', () => {
     expect(await placeOf(sibling)).toEqual({ segmentId: parentPlace.segmentId, depth: parentPlace.depth + 1 })
     const context = await stores.turns.context(user.id, result.turn.id)
     expect(context.map((item) => item.turnId)).toEqual([parent, parent, result.turn.id])
+    expect(result.turn.status).toBe('streaming')
+    expect(result.context).toEqual(context)
   })
 
   it('children claimed at once under one parent: one continues its segment, all contexts right', async () => {
@@ -224,6 +231,7 @@ describe('placement in the tree on postgres', () => {
               parentTurnId: parent,
               input: [userText(`child ${index}`)],
               setHead: false,
+              start: index % 4 < 2,
             }),
           )
           if (claim.status === 'conflict' && claim.reason === 'conversation_busy') continue

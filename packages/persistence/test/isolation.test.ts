@@ -43,6 +43,7 @@ describe.each(DRIVERS)('user isolation on %s', (driver) => {
     expect(await stores().turns.context(owner, turnId)).toHaveLength(3)
     expect((await stores().turns.branch(owner, conversationId, {})).data).toHaveLength(2)
     expect(await stores().turns.lastResponseId(owner, conversationId)).toBe(turnId)
+    expect(await stores().turns.conversationOf(owner, turnId)).toBe(conversationId)
     expect(await stores().usage.totals(owner, today())).toHaveLength(1)
   })
 
@@ -85,12 +86,19 @@ describe.each(DRIVERS)('user isolation on %s', (driver) => {
   it('turns.lastResponseId', async () => {
     expect(await stores().turns.lastResponseId(intruder, conversationId)).toBeNull()
   })
+  it('turns.conversationOf', async () => {
+    expect(await stores().turns.conversationOf(intruder, turnId)).toBeNull()
+  })
   it('turns.claim into another user’s conversation or onto their turn', async () => {
     expect(await stores().turns.claim(claimInput(intruder, conversationId))).toEqual({ status: 'not_found' })
     const own = await stores().conversations.create(intruder, {})
     expect(await stores().turns.claim(claimInput(intruder, own.id, { parentTurnId: turnId }))).toEqual({
       status: 'not_found',
     })
+    // Started at once, the claim reads the parent's chain: it must still refuse the foreign parent.
+    expect(
+      await stores().turns.claim(claimInput(intruder, own.id, { parentTurnId: turnId, start: true })),
+    ).toEqual({ status: 'not_found' })
   })
   it('the same request id is a separate key per user', async () => {
     const own = await stores().conversations.create(intruder, {})

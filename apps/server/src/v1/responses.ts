@@ -111,8 +111,11 @@ async function resolveTarget(ctx: V1Request, body: CreateResponseBody, input: It
   const { stores } = ctx.deps
   const userId = ctx.user.id
   if (body.previous_response_id) {
-    const previous = await findResponse(ctx, body.previous_response_id, 'previous_response_id')
-    return { conversationId: previous.turn.conversationId, parentTurnId: previous.turn.id, created: false }
+    // Only its conversation is needed here: the claim itself checks the parent again.
+    const id = body.previous_response_id
+    const conversationId = isResponseId(id) ? await stores.turns.conversationOf(userId, id) : null
+    if (!conversationId) throw notFound('response', id, 'previous_response_id')
+    return { conversationId, parentTurnId: id, created: false }
   }
   if (body.conversation) {
     const id = typeof body.conversation === 'string' ? body.conversation : body.conversation.id
@@ -159,18 +162,18 @@ function titleOf(input: ItemBody[]): string {
  * A response of the caller. Unknown ids, other users' ids and responses whose conversation was
  * deleted all answer the same 404.
  */
-async function findResponse(ctx: V1Request, id: string, param: string | null = null): Promise<TurnWithItems> {
+async function findResponse(ctx: V1Request, id: string): Promise<TurnWithItems> {
   const userId = ctx.user.id
-  if (!isResponseId(id)) throw notFound('response', id, param)
+  if (!isResponseId(id)) throw notFound('response', id, null)
   let found: TurnWithItems
   try {
     found = await ctx.deps.turns.get(userId, id)
   } catch (error) {
-    if (error instanceof NotFoundError) throw notFound('response', id, param)
+    if (error instanceof NotFoundError) throw notFound('response', id, null)
     throw error
   }
   const conversation = await ctx.deps.stores.conversations.get(userId, found.turn.conversationId)
-  if (!conversation) throw notFound('response', id, param)
+  if (!conversation) throw notFound('response', id, null)
   return found
 }
 

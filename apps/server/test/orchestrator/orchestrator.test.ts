@@ -51,7 +51,8 @@ describe('send and stream', () => {
       input: 'hello',
     })
     expect(replayed).toBe(false)
-    expect(turn.status).toBe('pending')
+    // The run starts at once, so the claim already started it (one statement, no pending step).
+    expect(turn.status).toBe('streaming')
 
     const events = await collect(orchestrator.attach(world.userId, turn.id, 0))
     expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1))
@@ -118,6 +119,27 @@ describe('send and stream', () => {
       'assistant',
       'user',
     ])
+  })
+
+  it('stores and streams model text that Postgres could not hold as sent: NUL, and a pair split across deltas', async () => {
+    // A smiling face is one surrogate pair; an upstream may cut it between two deltas.
+    const { orchestrator } = await start({
+      steps: [{ chunks: ['a\u0000b ', '\uD83D', '\uDE00 c', ' \uDE00!'] }],
+    })
+    const conversation = await world.conversation()
+    const { turn } = await orchestrator.send(world.userId, {
+      requestId: requestId(),
+      conversationId: conversation.id,
+      input: 'hi',
+    })
+    const events = await collect(orchestrator.attach(world.userId, turn.id, 0))
+    expect(terminalOf(events).type).toBe('turn.completed')
+    const expected = 'a\uFFFDb \uD83D\uDE00 c \uFFFD!'
+    expect(streamedText(events)).toBe(expected)
+    expect(outputText(await orchestrator.get(world.userId, turn.id))).toBe(expected)
+    // The log holds the same stream as the live delivery did.
+    const logged = await world.stores.events.readAfter(turn.id, 0)
+    expect(logged).toEqual(events)
   })
 
   it('rejects bad input before storing anything, so the same request id can be retried', async () => {

@@ -6,12 +6,23 @@ const NUL = /\u0000/
 /** Either problem needs one of these characters: most text has none and needs no closer look. */
 const SUSPECT = /[\u0000\uD800-\uDFFF]/
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g')
+const NULS = /\u0000/g
 
 export function textProblem(value: string): string | null {
   if (!SUSPECT.test(value)) return null
   if (NUL.test(value)) return 'must not contain the NUL character (\\u0000)'
   if (LONE_SURROGATE.test(value)) return 'must not contain a lone UTF-16 surrogate'
   return null
+}
+
+/**
+ * Text that is not a request (a model's reply, a tool's output) made storable rather than
+ * refused: NUL and lone surrogates become U+FFFD.
+ */
+export function storableText(value: string): string {
+  if (!SUSPECT.test(value)) return value
+  return value.replace(NULS, '\uFFFD').replace(LONE_SURROGATES, '\uFFFD')
 }
 
 /** A string that Postgres can store and UTF-8 can encode, at most `max` characters. */

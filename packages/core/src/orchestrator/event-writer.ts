@@ -63,20 +63,44 @@ export class TurnEventWriter {
   }
 
   /**
-   * The last event: written to the log together with everything still waiting, and only then
-   * published, so that whoever sees it live can rely on the log holding the whole stream.
+   * The end of the stream, for a caller that stores it in the statement that ends the turn:
+   * numbers `bodies` (the terminal events) after everything emitted so far and hands them over
+   * with the batch still waiting. Nothing of it is in memory or published before `commit`, which
+   * the caller calls once the statement stored the events: they are published after any batch
+   * still being written, so that whoever sees the terminal event live can rely on the log
+   * holding the whole stream. `abort`: the statement failed or stored nothing, so the waiting
+   * batch is put back and the terminal events never existed.
    */
-  async emitTerminal(body: TurnEventBody): Promise<TurnEvent> {
-    const event = this.#number(body)
-    this.#pending.push(event)
-    await this.flush()
-    // A failed write was put back: try again briefly, since no later flush will come.
-    for (let retry = 1; retry <= TERMINAL_RETRIES && this.#pending.length > 0; retry++) {
-      await new Promise((resolve) => setTimeout(resolve, 50 * retry))
-      await this.flush()
+  closing(bodies: TurnEventBody[]): { events: TurnEvent[]; commit(): Promise<void>; abort(): void } {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    const waiting = this.#pending
+    this.#pending = []
+    const first = this.#events.length + 1
+    const terminal = bodies.map(
+      (body, index): TurnEvent => ({
+        ...body,
+        id: eventId(this.turnId, first + index),
+        turnId: this.turnId,
+        seq: first + index,
+      }),
+    )
+    return {
+      events: [...waiting, ...terminal],
+      commit: async () => {
+        this.#events.push(...terminal)
+        await this.flush()
+        // A batch written before failed and was put back: retry briefly, since no later flush will come.
+        for (let retry = 1; retry <= TERMINAL_RETRIES && this.#pending.length > 0; retry++) {
+          await new Promise((resolve) => setTimeout(resolve, 50 * retry))
+          await this.flush()
+        }
+        this.#bus.publish(this.turnId, terminal)
+      },
+      abort: () => {
+        this.#pending = [...waiting, ...this.#pending]
+      },
     }
-    this.#bus.publish(this.turnId, [event])
-    return event
   }
 
   /** Writes the waiting events; batches go out in order, one at a time. */

@@ -1,5 +1,5 @@
 import type { TurnEvent } from '../contracts/events.ts'
-import { type ItemBody, userText } from '../contracts/items.ts'
+import { type Item, type ItemBody, userText } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
 import {
   EditInput,
@@ -289,10 +289,12 @@ export class Orchestrator implements TurnService {
       provider: this.#provider.name,
       leaseMs: this.#leaseMs,
       setHead: true,
+      // The run starts now: the claim marks the turn streaming and reads its context with it.
+      start: true,
     })
     switch (result.status) {
       case 'claimed':
-        this.#dispatch(request.userId, result.turn)
+        this.#dispatch(request.userId, result.turn, result.context ?? null)
         return { turn: result.turn, replayed: false }
       case 'in_flight':
       case 'completed':
@@ -316,8 +318,11 @@ export class Orchestrator implements TurnService {
     }
   }
 
-  /** Runs the turn in the background: send returns without waiting for it. */
-  #dispatch(userId: string, turn: Turn): void {
+  /**
+   * Runs the turn in the background: send returns without waiting for it. `context` is the
+   * context the claim started the turn with; null when the store only claimed it (`pending`).
+   */
+  #dispatch(userId: string, turn: Turn, context: Item[] | null): void {
     const run = new TurnRun(
       {
         stores: this.#stores,
@@ -333,6 +338,7 @@ export class Orchestrator implements TurnService {
       },
       userId,
       turn,
+      context,
     )
     this.#running.set(turn.id, run)
     run.done

@@ -1,5 +1,6 @@
-import type { TurnEventBody } from '../contracts/events.ts'
+import type { EventItem, TurnEventBody } from '../contracts/events.ts'
 import { assistantText, type Item, type ItemBody, type MessageItemBody } from '../contracts/items.ts'
+import { storableText } from '../contracts/text.ts'
 import type { FunctionToolSpec, Turn, TurnError, TurnStatus } from '../contracts/turn.ts'
 import { addUsage, type Usage } from '../contracts/usage.ts'
 import { ParleyError, toParleyError } from '../errors.ts'
@@ -92,6 +93,8 @@ export class TurnRun {
   #open: OpenMessage | null = null
   /** Output produced so far (stored), oldest first: part of the context of later steps. */
   readonly #output: ItemBody[] = []
+  /** The same items as stored (with their ids), for the terminal event. */
+  readonly #storedOutput: EventItem[] = []
   #usage: Usage | null = null
   readonly #ledger: UsageLedgerEntry[] = []
   #upstreamResponseId: string | null = null
@@ -104,11 +107,16 @@ export class TurnRun {
    */
   #final: OpenMessage | null = null
 
-  constructor(deps: RunDeps, userId: string, turn: Turn) {
+  /**
+   * `started`: the context of a turn its claim already started (`streaming`); null for a
+   * `pending` turn, which the run starts itself.
+   */
+  constructor(deps: RunDeps, userId: string, turn: Turn, started: Item[] | null = null) {
     this.#deps = deps
     this.userId = userId
     this.turnId = turn.id
     this.#turn = turn
+    this.#stored = started
     this.#startedAt = deps.clock.now().getTime()
     this.writer = new TurnEventWriter(turn.id, deps.stores.events, deps.bus, deps.batch, (err) =>
       deps.log({
@@ -151,7 +159,9 @@ export class TurnRun {
     let marked: boolean
     try {
       this.#counter = await tokenCounter()
-      if (stores.turns.startStreaming) {
+      if (this.#stored !== null) {
+        marked = true
+      } else if (stores.turns.startStreaming) {
         // The status change and the context read in one round trip, where the store can.
         const context = await stores.turns.startStreaming(this.userId, this.turnId, this.#deps.leaseMs)
         this.#stored = context
@@ -317,6 +327,7 @@ export class TurnRun {
     let reported: Usage | null = null
     let upstreamId: string | null = null
     let produced = ''
+    const text = new StorableText()
     let ok = false
     try {
       for await (const event of provider.stream(request)) {
@@ -326,19 +337,16 @@ export class TurnRun {
             upstreamId = event.upstreamResponseId ?? upstreamId
             break
           case 'text.delta': {
-            if (event.delta === '') break
+            const delta = text.push(event.delta)
+            if (delta === '') break
             this.#sawOutput()
-            if (!this.#open) {
-              this.#open = { id: newId('item'), text: '' }
-              this.writer.emit({ type: 'item.started', itemId: this.#open.id, itemType: 'message' })
-            }
-            this.#open.text += event.delta
-            produced += event.delta
-            this.writer.emit({ type: 'text.delta', itemId: this.#open.id, delta: event.delta })
+            produced += delta
+            this.#emitText(delta)
             break
           }
           case 'tool_call': {
             this.#sawOutput()
+            this.#emitText(text.end())
             await this.#closeMessage()
             const call: ToolCallRequest = {
               callId: event.callId,
@@ -370,6 +378,7 @@ export class TurnRun {
             break
         }
       }
+      this.#emitText(text.end())
       // A step without tool calls ends the turn: its message is stored by `finish`.
       if (calls.length === 0 && this.#open) {
         this.#final = this.#open
@@ -385,6 +394,17 @@ export class TurnRun {
       if (upstreamId) this.#upstreamResponseId = upstreamId
     }
     return calls
+  }
+
+  /** Text of the open message (opened by the first), streamed and kept for storing. */
+  #emitText(delta: string): void {
+    if (delta === '') return
+    if (!this.#open) {
+      this.#open = { id: newId('item'), text: '' }
+      this.writer.emit({ type: 'item.started', itemId: this.#open.id, itemType: 'message' })
+    }
+    this.#open.text += delta
+    this.writer.emit({ type: 'text.delta', itemId: this.#open.id, delta })
   }
 
   #sawOutput(): void {
@@ -434,6 +454,7 @@ export class TurnRun {
       ids,
     )
     this.#output.push(...bodies)
+    this.#storedOutput.push(...stored.map(toEventItem))
     return stored
   }
 
@@ -525,6 +546,40 @@ export class TurnRun {
       rest.push(partial)
     }
     this.#open = null
+
+    // The last events are built before the statement that ends the turn, which stores them with
+    // it: everything they carry is known here (ids were minted as the items streamed, and the
+    // end time is set by this run), so the turn's end and its log's end are one write.
+    const restItems: EventItem[] = rest.map((body, index) => ({ ...body, id: restIds[index] ?? '' }))
+    const output = [...this.#storedOutput, ...restItems]
+    const ended: Turn = {
+      ...this.#turn,
+      status,
+      usage: this.#usage,
+      error,
+      upstreamResponseId: this.#upstreamResponseId,
+      truncated: this.#truncated,
+      completedAt: new Date(
+        Math.max(this.#deps.clock.now().getTime(), Date.parse(this.#turn.createdAt)),
+      ).toISOString(),
+    }
+    const finalItem = final && restItems[0]
+    const closingEvents: TurnEventBody[] = []
+    if (finalItem) closingEvents.push({ type: 'item.completed', item: finalItem })
+    if (this.#usage) closingEvents.push({ type: 'usage', usage: this.#usage })
+    closingEvents.push(
+      status === 'completed'
+        ? { type: 'turn.completed', turn: ended, output }
+        : status === 'cancelled'
+          ? { type: 'turn.cancelled', turn: ended, output }
+          : {
+              type: 'turn.failed',
+              turn: ended,
+              output,
+              error: error ?? { reason: 'internal', message: 'Internal error' },
+            },
+    )
+    const closing = this.writer.closing(closingEvents)
     let stored: Awaited<ReturnType<Stores['turns']['finish']>>
     try {
       stored = await stores.turns.finish(this.turnId, {
@@ -537,9 +592,12 @@ export class TurnRun {
         error,
         upstreamResponseId: this.#upstreamResponseId,
         truncated: this.#truncated,
+        completedAt: ended.completedAt ?? undefined,
+        events: closing.events,
       })
     } catch (err) {
       // Not stored, so no terminal event: the lease expires and the sweep marks it interrupted.
+      closing.abort()
       this.#stopLeaseRenewal()
       await this.writer.flush()
       log({ level: 'error', msg: 'could not store the end of the turn', turnId: this.turnId, err })
@@ -549,29 +607,41 @@ export class TurnRun {
     this.#stopLeaseRenewal()
     if (stored.turn.status !== status) {
       // Someone else ended it first (the lease sweep): its terminal event is already in the log.
+      closing.abort()
       this.writer.discard()
       observer.turnFinished?.(stored.turn.status, this.#elapsed())
       return
     }
     this.#turn = stored.turn
-    const finalItem = final && stored.output.find((item) => item.id === final.id)
-    if (finalItem) this.writer.emit({ type: 'item.completed', item: toEventItem(finalItem) })
-    if (this.#usage) this.writer.emit({ type: 'usage', usage: this.#usage })
-    const output = stored.output.map(toEventItem)
-    const terminal: TurnEventBody =
-      status === 'completed'
-        ? { type: 'turn.completed', turn: stored.turn, output }
-        : status === 'cancelled'
-          ? { type: 'turn.cancelled', turn: stored.turn, output }
-          : {
-              type: 'turn.failed',
-              turn: stored.turn,
-              output,
-              error: stored.turn.error ?? error ?? { reason: 'internal', message: 'Internal error' },
-            }
     // Reported before the terminal event goes out, so that a watcher that ends on it sees the count.
     observer.turnFinished?.(status, this.#elapsed())
-    await this.writer.emitTerminal(terminal)
+    await closing.commit()
+  }
+}
+
+/**
+ * A model's text, delta by delta, as Postgres can store it (see `storableText`). A surrogate
+ * pair that an upstream cut between two deltas is held back and joined, not broken in two.
+ */
+class StorableText {
+  #held = ''
+
+  push(delta: string): string {
+    let text = this.#held + delta
+    this.#held = ''
+    const last = text.charCodeAt(text.length - 1)
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.#held = text.slice(-1)
+      text = text.slice(0, -1)
+    }
+    return storableText(text)
+  }
+
+  /** What is still held at the end of the text: a high surrogate no low one followed. */
+  end(): string {
+    const held = this.#held
+    this.#held = ''
+    return held === '' ? '' : storableText(held)
   }
 }
 

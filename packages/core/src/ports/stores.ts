@@ -106,11 +106,19 @@ export interface ClaimTurnInput {
    * read of the conversation before the claim.
    */
   parentFromHead?: boolean
+  /**
+   * The caller runs the turn at once: claim it `streaming` (not `pending`) and return its
+   * context with it, saving the separate start (`startStreaming`) and its round trip.
+   */
+  start?: boolean
 }
 
 export type ClaimResult =
-  /** This call won: the pending turn and its stored input items. */
-  | { status: 'claimed'; turn: Turn; input: Item[] }
+  /**
+   * This call won: the new turn (`pending`, or `streaming` with `start`) and its stored input
+   * items; with `start`, also its context (ancestors' items, oldest first, then its input).
+   */
+  | { status: 'claimed'; turn: Turn; input: Item[]; context?: Item[] }
   /** The requestId is already claimed and its turn is still pending or streaming. */
   | { status: 'in_flight'; turn: Turn }
   /** The requestId's turn reached a terminal status: replay it. */
@@ -132,6 +140,14 @@ export interface FinishTurnInput {
   error: TurnError | null
   upstreamResponseId: string | null
   truncated: boolean
+  /** When the turn ended (default: the database's clock at the finish). */
+  completedAt?: string
+  /**
+   * Events of this turn to append to its log in the same statement, only when this call ends
+   * the turn: the batch still waiting and the terminal events. A finish that changes nothing
+   * (the turn had ended already) writes none of them.
+   */
+  events?: TurnEvent[]
 }
 
 export interface UsageLedgerEntry {
@@ -194,6 +210,11 @@ export interface TurnStore {
   context(userId: string, turnId: string): Promise<Item[]>
   /** The branch ending at the conversation's head, oldest turn first, cursor-paginated by turn. */
   branch(userId: string, conversationId: string, page: PageInput): Promise<Page<BranchTurn>>
+  /**
+   * The conversation of the user's turn, when both exist (the conversation not deleted): what a
+   * request naming only a turn (`previous_response_id`) needs before its claim, in one small read.
+   */
+  conversationOf(userId: string, turnId: string): Promise<string | null>
   /** Id of the conversation's latest completed turn on its branch (`last_response_id`). */
   lastResponseId(userId: string, conversationId: string): Promise<string | null>
 }

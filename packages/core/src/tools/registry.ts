@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { LIMITS } from '../contracts/limits.ts'
+import { storableText } from '../contracts/text.ts'
 import type { ProviderTool } from '../ports/provider.ts'
 import type { ToolContext, ToolDefinition } from '../ports/tool.ts'
 
@@ -186,11 +187,10 @@ function stringifyOutput(value: unknown): string {
 
 // Outputs are stored in Postgres text and fed back to the model: NUL is unstorable and a lone
 // surrogate cannot be encoded, so both are replaced; oversize output is cut at the payload limit.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
-
 function safeOutput(output: string): string {
-  const cleaned = output.replace(/\u0000/g, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD')
-  return cleaned.length > LIMITS.maxToolPayloadChars ? cleaned.slice(0, LIMITS.maxToolPayloadChars) : cleaned
+  // Cut first: a cut through a surrogate pair leaves a lone half, which is then replaced too.
+  const max = LIMITS.maxToolPayloadChars
+  return storableText(output.length > max ? output.slice(0, max) : output)
 }
 
 function toParameters(schema: z.ZodType): Record<string, unknown> {

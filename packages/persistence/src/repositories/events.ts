@@ -17,7 +17,7 @@ const MAX_READ = 10_000
 const MAX_EVENT_CHARS = 4_000_000
 
 /** Checks one event and answers its JSON text. */
-function checkEvent(event: TurnEvent, index: number): string {
+export function checkEvent(event: TurnEvent, index: number): string {
   const fail = (message: string) => new ValidationError([{ path: `events.${index}`, message }])
   if (!isId('resp', event.turnId)) throw fail('turnId must be a resp_… id')
   if (!Number.isSafeInteger(event.seq) || event.seq < 1 || event.seq > 2_000_000_000) {

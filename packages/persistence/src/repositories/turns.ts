@@ -34,12 +34,15 @@ import { type TurnRow, toTurn } from '../mappers.ts'
 import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
 import { check, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
 import { chainFromHead, chainFromTurn, ON_CHAIN_TURNS, placement } from './chain.ts'
+import { ChainCache } from './chain-cache.ts'
+import { checkEvent } from './events.ts'
 import {
   type ContextDocs,
   contextDocs,
   contextItems,
   ITEM_COLUMNS,
   itemValues,
+  parseDocs,
   type RawItem,
   type RawTurn,
   rawItems,
@@ -49,6 +52,11 @@ import {
 import { allocateSeqs, insertItems, insertOutput, itemsOfTurns, splitBySide } from './items.ts'
 
 const RUNNING = ['pending', 'streaming'] as const
+
+/** The input items a claim stored, as comma-joined `items.doc` texts (see `parseDocs`). */
+interface InputDocs {
+  input_docs: string | null
+}
 /** Inserts tried when siblings keep taking the chosen place: each loss means one more exists. */
 const PLACEMENT_ATTEMPTS = 3
 const OutputItems = z.array(ItemBody).max(10_000)
@@ -68,6 +76,14 @@ const LedgerEntry = z.object({
   usage: Usage,
 })
 const Ledger = z.array(LedgerEntry).max(1000)
+
+/** An ISO instant, as a value for a `timestamptz` parameter. */
+function checkInstant(field: string, value: string): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
+    throw new ValidationError([{ path: field, message: 'must be an ISO date-time' }])
+  }
+  return new Date(value).toISOString()
+}
 
 function leaseUntil(leaseMs: number) {
   if (!Number.isFinite(leaseMs) || leaseMs < 0 || leaseMs > 7 * 24 * 3600_000) {
@@ -96,6 +112,9 @@ export interface SweepResult {
 }
 
 export class PgTurnStore implements TurnStore {
+  /** Conversations' latest chains: a turn started under one reads only its own input. */
+  readonly #chains = new ChainCache()
+
   constructor(
     private readonly db: Executor,
     private readonly onInterrupted: (events: TurnEvent[]) => void = () => {},
@@ -131,6 +150,7 @@ export class PgTurnStore implements TurnStore {
         settings,
         lease,
         setHead: input.setHead,
+        start: input.start === true,
       })
       if (fast) return fast
 
@@ -190,7 +210,7 @@ export class PgTurnStore implements TurnStore {
               depth: place.depth,
               requestId,
               fingerprint,
-              status: 'pending',
+              status: input.start ? 'streaming' : 'pending',
               leaseExpiresAt: lease,
               provider,
               model,
@@ -225,7 +245,14 @@ export class PgTurnStore implements TurnStore {
           tokenCounts: counts,
           firstSeq,
         })
-        return { status: 'claimed', turn: toTurn(row), input: stored }
+        if (input.start !== true) return { status: 'claimed', turn: toTurn(row), input: stored }
+        const [docs] = await rawRows<ContextDocs>(
+          tx,
+          sql`with recursive ${chainFromTurn(input.userId, row.id)} select ${contextDocs(row.id)} as docs`,
+        )
+        const context = docs ? contextItems(docs) : stored
+        this.#chains.started(input.conversationId, row.id, context)
+        return { status: 'claimed', turn: toTurn(row), input: stored, context }
       })
     })
   }
@@ -250,6 +277,7 @@ export class PgTurnStore implements TurnStore {
     settings: TurnSettings
     lease: SQL
     setHead: boolean
+    start: boolean
   }): Promise<ClaimResult | null> {
     const { userId, conversationId, parentTurnId, bodies } = input
     const turnId = newId('resp')
@@ -266,9 +294,25 @@ export class PgTurnStore implements TurnStore {
         : sql`and exists (select 1 from turns p where p.id = ${parentTurnId}
                 and p.conversation_id = ${conversationId} and p.user_id = ${userId})`
     const place = placement(turnId, sql`target.parent_turn_id`)
-    const rows = await preparedRows<RawTurn & RawItem>(
+    // A started turn's context: its ancestors (the chain of the parent it is claimed under, read
+    // from the statement's snapshot, like the parent itself) and then its input, from `i`. When
+    // the parent is the conversation's latest chain kept in memory, the statement skips the read
+    // (the CASE never runs the subquery) and says so by the parent it returns.
+    const ancestors =
+      !input.start || (parentTurnId === null && !input.fromHead)
+        ? null
+        : parentTurnId !== null
+          ? chainFromTurn(userId, parentTurnId)
+          : chainFromHead(userId, conversationId)
+    const kept = ancestors ? this.#chains.chainOf(conversationId) : undefined
+    const ancestorDocs = !ancestors
+      ? sql`null::text`
+      : kept
+        ? sql`case when t.parent_turn_id = ${kept.turnId}::text then null else ${contextDocs(turnId)} end`
+        : contextDocs(turnId)
+    const rows = await preparedRows<RawTurn & InputDocs & ContextDocs>(
       this.db,
-      sql`with target as (
+      sql`with recursive ${ancestors ?? sql``}${ancestors ? sql`, ` : sql``}target as (
             select ${parent} as parent_turn_id from conversations c
             where c.id = ${conversationId} and c.user_id = ${userId} and c.deleted_at is null ${parentCheck}
           ), t as (
@@ -276,7 +320,8 @@ export class PgTurnStore implements TurnStore {
               fingerprint, status, lease_expires_at, provider, model, instructions, settings)
             select ${turnId}, ${userId}, ${conversationId}, target.parent_turn_id, ${place.segmentId},
               ${place.depth}, ${input.requestId},
-              ${input.fingerprint}, 'pending', ${input.lease}, ${input.provider}, ${input.model},
+              ${input.fingerprint}, ${input.start ? 'streaming' : 'pending'}, ${input.lease}, ${input.provider},
+              ${input.model},
               ${input.instructions}::text, ${JSON.stringify(input.settings)}::jsonb
             from target
             on conflict do nothing
@@ -295,11 +340,18 @@ export class PgTurnStore implements TurnStore {
               as v(id, ord, type, role, body, token_count)
             returning ${ITEM_COLUMNS}
           )
-          select t.*, i.* from t cross join i`,
+          select t.*, (select string_agg(i.item_doc, ',') from i) as input_docs, ${ancestorDocs} as docs
+          from t`,
     )
     const first = rows[0]
     if (!first) return null
-    return { status: 'claimed', turn: rawTurn(first), input: rawItems(rows) }
+    const stored = first.input_docs === null ? [] : parseDocs(first.input_docs)
+    const turn = rawTurn(first)
+    if (!input.start) return { status: 'claimed', turn, input: stored }
+    const before = kept && turn.parentTurnId === kept.turnId ? kept.items : contextItems(first)
+    const context = [...before, ...stored]
+    this.#chains.started(conversationId, turn.id, context)
+    return { status: 'claimed', turn, input: stored, context }
   }
 
   get(userId: string, turnId: string): Promise<TurnWithItems | null> {
@@ -399,6 +451,14 @@ export class PgTurnStore implements TurnStore {
       const error = check('error', MaybeTurnError, input.error)
       const upstreamResponseId = check('upstreamResponseId', UpstreamResponseId, input.upstreamResponseId)
       const truncated = check('truncated', Flag, input.truncated)
+      const completedAt =
+        input.completedAt === undefined ? null : checkInstant('completedAt', input.completedAt)
+      const events = (input.events ?? []).map((event, index) => {
+        if (event.turnId !== turnId) {
+          throw new ValidationError([{ path: `events.${index}`, message: 'must be events of this turn' }])
+        }
+        return checkEvent(event, index)
+      })
 
       const ids = output.map((_, index) => itemIds?.[index] ?? newId('item'))
       const itemsCte =
@@ -431,9 +491,19 @@ export class PgTurnStore implements TurnStore {
               )}) as v
               on conflict do nothing
             )`
+      // Appended only when `f` ended the turn: after a sweep got there first, the log is the sweep's.
+      const eventsCte =
+        events.length === 0
+          ? sql``
+          : sql`, ev as (
+              insert into turn_events (turn_id, seq, event)
+              select f.id, (x->>'seq')::int, x from f cross join jsonb_array_elements(${`[${events.join(',')}]`}::jsonb) as x
+              on conflict do nothing
+            )`
       // One statement: lock the running turn (a sweep that got there first leaves no row), store
-      // the rest of the output and the ledger, end the turn, and return it with all its items.
-      // The turn's earlier items are read from the statement's snapshot, the new ones from `i`.
+      // the rest of the output and the ledger, end the turn, append its last events, and return
+      // it with all its items. The turn's earlier items are read from the statement's snapshot,
+      // the new ones from `i`.
       const rows = await preparedRows<RawTurn & RawItem>(
         this.db,
         sql`with cur as (
@@ -448,10 +518,10 @@ export class PgTurnStore implements TurnStore {
               update turns set status = ${status}, usage = ${usage === null ? null : JSON.stringify(usage)}::jsonb,
                 error = ${error === null ? null : JSON.stringify(error)}::jsonb,
                 upstream_response_id = ${upstreamResponseId}::text, truncated = ${truncated},
-                lease_expires_at = null, completed_at = now()
+                lease_expires_at = null, completed_at = coalesce(${completedAt}::timestamptz, now())
               where id in (select id from cur)
               returning ${TURN_COLUMNS}
-            )
+            )${eventsCte}
             select f.*, x.* from f left join lateral (
               select ${ITEM_COLUMNS} from items where turn_id = f.id
               ${output.length === 0 ? sql`` : sql`union all select * from i`}
@@ -460,11 +530,13 @@ export class PgTurnStore implements TurnStore {
       const first = rows[0]
       if (first) {
         const stored = rawItems(rows)
-        return {
+        const ended = {
           turn: rawTurn(first),
           input: stored.filter((item) => item.side === 'input'),
           output: stored.filter((item) => item.side === 'output'),
         }
+        this.#chains.finished(ended.turn.conversationId, turnId, ended.output)
+        return ended
       }
 
       // Not running (finished by a cancel or a sweep first) or unknown: a finish changes nothing.
@@ -652,6 +724,18 @@ export class PgTurnStore implements TurnStore {
       })
       const last = pageIds[pageIds.length - 1]
       return { data, nextCursor: chain.length > limit && last ? last : null }
+    })
+  }
+
+  conversationOf(userId: string, turnId: string): Promise<string | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('resp', turnId)) return null
+      const [row] = await preparedRows<{ conversation_id: string }>(
+        this.db,
+        sql`select t.conversation_id from turns t join conversations c on c.id = t.conversation_id
+            where t.id = ${turnId} and t.user_id = ${userId} and c.user_id = ${userId} and c.deleted_at is null`,
+      )
+      return row?.conversation_id ?? null
     })
   }
 
