@@ -187,6 +187,25 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     expect(first.turn.id).not.toBe(after.turn.id)
   })
 
+  it('a sweep leaves alone the expired turns its caller says it is running', async () => {
+    const claimExpiring = async () => {
+      const conversation = await stores().conversations.create(userId, {})
+      const claim = await stores().turns.claim(
+        claimInput(userId, conversation.id, { start: true, leaseMs: 1 }),
+      )
+      if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+      return claim.turn.id
+    }
+    const mine = await claimExpiring()
+    const orphan = await claimExpiring()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const swept = await stores().turns.sweepExpired([mine])
+    expect(swept.map((turn) => turn.id)).toContain(orphan)
+    expect(swept.map((turn) => turn.id)).not.toContain(mine)
+    expect((await stores().turns.get(userId, mine))?.turn.status).toBe('streaming')
+    expect((await stores().turns.sweepExpired()).map((turn) => turn.id)).toEqual([mine])
+  })
+
   it('conversationOf names the conversation of a turn, and nothing once it is deleted or unknown', async () => {
     const conversation = await stores().conversations.create(userId, {})
     const turnId = await completeTurn(stores(), userId, conversation.id, null, 'where am I')

@@ -66,6 +66,26 @@ export function leaseTests(current: () => World): void {
       await survivor.stop()
     })
 
+    it('its own sweep leaves a run alone that is late to renew: the process is alive, only loaded', async () => {
+      const { stores } = freezable(world.stores)
+      const late = await engine(
+        { ...stores, bus: world.stores.bus },
+        { steps: [textStep('one two three four five six seven eight', { delayMs: 60 })] },
+        { leaseMs: 150, sweepIntervalMs: 40 },
+      )
+      const conversation = await world.conversation()
+      const { turn } = await late.orchestrator.send(world.userId, {
+        requestId: requestId(),
+        conversationId: conversation.id,
+        input: 'no renewals land',
+      })
+      const events = await collect(late.orchestrator.attach(world.userId, turn.id, 0))
+      // Its lease expired several times over (480 ms of deltas, 150 ms lease, no renewal).
+      expect(events.at(-1)?.type).toBe('turn.completed')
+      expect((await late.orchestrator.get(world.userId, turn.id)).turn.status).toBe('completed')
+      await late.stop()
+    })
+
     it('a running turn renews its lease and outlives many lease periods', async () => {
       const slow = await engine(
         world.stores,

@@ -235,7 +235,8 @@ export class Orchestrator implements TurnService {
   sweep(): Promise<void> {
     this.#sweeping ??= (async () => {
       try {
-        const swept = await this.#stores.turns.sweepExpired()
+        // Not our own runs: a run late to renew its lease is alive, on a loaded process.
+        const swept = await this.#stores.turns.sweepExpired([...this.#running.keys()])
         for (const turn of swept) {
           // Our own run overslept its lease (a stalled event loop): the store has moved on.
           this.#running.get(turn.id)?.loseLease()

@@ -201,8 +201,12 @@ export interface TurnStore {
   finish(turnId: string, input: FinishTurnInput): Promise<TurnWithItems>
   /** Extends the lease of a running turn; false when it is no longer running. */
   renewLease(turnId: string, leaseMs: number): Promise<boolean>
-  /** Turns every pending/streaming turn whose lease expired into `interrupted`, keeping output. */
-  sweepExpired(): Promise<Turn[]>
+  /**
+   * Turns every pending/streaming turn whose lease expired into `interrupted`, keeping output.
+   * `running`: turns the caller itself is running, left alone: their process is alive, only late
+   * to renew (a loaded event loop, a queue for a connection).
+   */
+  sweepExpired(running?: readonly string[]): Promise<Turn[]>
   /**
    * The context of a turn: the items of its ancestors, oldest first, then its own input — in
    * a bounded number of queries, whatever the chain's length.

@@ -101,16 +101,21 @@ export function itemValues(
 /**
  * The context of `turnId` (ancestors' items, then its own input) as one `docs` column, for a
  * statement whose WITH RECURSIVE list holds the turn's `chain` (chain.ts): a scalar subquery,
- * or after a lateral join. One index range of `items_chain` per segment, and the stored `Item` JSON of each
+ * or after a lateral join. One index range of `items_chain` per segment — a lateral subquery
+ * per segment (`offset 0` keeps the planner from flattening it), because the planner cannot
+ * tell how short a recursive walk is and would otherwise hash-join a scan of the whole items
+ * table, making a short context cost as much as the table is large — and the stored `Item` JSON of each
  * row joined into one string: the server only copies text (no per-row conversion), the driver
  * decodes one string and `parseDocs` builds every item in one `JSON.parse`. The ranges come out
  * segment by segment, each in seq order; `parseDocs` merges those runs, which costs less than
  * sorting the wide rows in SQL.
  */
 export function contextDocs(turnId: string): SQL {
-  return sql`(select string_agg(i.doc, ',') as docs
-    from chain join items i on ${ON_CHAIN_ITEMS}
-    where i.turn_id <> ${turnId} or i.side = 'input')`
+  return sql`(select string_agg(x.doc, ',') as docs
+    from chain cross join lateral (
+      select i.doc from items i where ${ON_CHAIN_ITEMS} and (i.turn_id <> ${turnId} or i.side = 'input')
+      offset 0
+    ) x)`
 }
 
 /** The row of `contextDocs`: null when the context is empty. */

@@ -591,7 +591,7 @@ export class PgTurnStore implements TurnStore {
   }
 
   /** The store's sweep: turns, and the interrupted events it appended. */
-  sweep(): Promise<SweepResult> {
+  sweep(running: readonly string[] = []): Promise<SweepResult> {
     return guarded(() =>
       this.db.transaction(async (tx) => {
         // SKIP LOCKED: several instances may sweep at once; a turn being finished right now
@@ -608,7 +608,9 @@ export class PgTurnStore implements TurnStore {
             inArray(
               turns.id,
               sql`(select id from turns where status in ('pending', 'streaming')
-                   and lease_expires_at < now() for update skip locked)`,
+                   and lease_expires_at < now()
+                   and id <> all(string_to_array(${running.join(',')}::text, ','))
+                   for update skip locked)`,
             ),
           )
           .returning()
@@ -646,8 +648,8 @@ export class PgTurnStore implements TurnStore {
     )
   }
 
-  async sweepExpired(): Promise<Turn[]> {
-    const { turns: swept, events } = await this.sweep()
+  async sweepExpired(running: readonly string[] = []): Promise<Turn[]> {
+    const { turns: swept, events } = await this.sweep(running)
     if (events.length > 0) this.onInterrupted(events)
     return swept
   }
