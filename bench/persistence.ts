@@ -120,9 +120,9 @@ interface StartFigure {
   messageChars: number
   items: number
   /**
-   * `kept`: the parent is the turn that ended last through this store, whose chain the store
-   * keeps in memory (the next turn of a conversation); `read`: another parent, read from the
-   * database like a context (a branch, or a conversation last continued elsewhere).
+   * `kept`: the parent is a turn whose chain the store keeps in memory (here the turn that ended
+   * last through it: the next turn of a conversation); `read`: a parent never used here before,
+   * its chain read from the database like a context (the first continuation on this instance).
    */
   parent: 'kept' | 'read'
   repetitions: number
@@ -144,8 +144,15 @@ async function startBench(driver: string, counted: Counted, chars: number): Prom
     const head = await buildChain(stores, user.id, items, chars)
     const conversationId = (await stores.turns.conversationOf(user.id, head)) ?? ''
     if (driver === 'postgres') await stores.db.execute('vacuum analyze')
+    const repetitions = items >= 10_000 ? 30 : 100
+    // `read` claims under a different turn each time (walking up from the head), so that no
+    // claim finds its parent's chain kept: each reads its context from the database.
+    const unread: string[] = []
+    for (let id: string | null = head; id && unread.length < repetitions + 3; ) {
+      unread.push(id)
+      id = (await stores.turns.get(user.id, id))?.turn.parentTurnId ?? null
+    }
     for (const parent of ['read', 'kept'] as const) {
-      const repetitions = items >= 10_000 ? 30 : 100
       const times: number[] = []
       let queries = 0
       for (let i = -3; i < repetitions; i++) {
@@ -156,8 +163,7 @@ async function startBench(driver: string, counted: Counted, chars: number): Prom
           conversationId,
           requestId: `bench-start-${driver}-${items}-${parent}-${i}-${Math.random()}`,
           fingerprint: 'bench',
-          // `read`: always under the imported head, a turn no claim of this store ended.
-          parentTurnId: parent === 'read' ? head : null,
+          parentTurnId: parent === 'read' ? (unread[i + 3] ?? head) : null,
           parentFromHead: parent === 'kept',
           input: [userText('And then?')],
           inputTokenCounts: [4],
@@ -171,8 +177,9 @@ async function startBench(driver: string, counted: Counted, chars: number): Prom
         })
         const elapsed = performance.now() - started
         if (claim.status !== 'claimed') throw new Error(`claim answered ${claim.status}`)
-        if ((claim.context?.length ?? 0) < items)
+        if ((claim.context?.length ?? 0) < items - 2 * (repetitions + 3)) {
           throw new Error(`context has ${claim.context?.length} items`)
+        }
         // Warm-up rounds (i < 0) also make the first `kept` parent.
         if (i >= 0) {
           times.push(elapsed)

@@ -157,6 +157,31 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     ])
   })
 
+  it('another continuation of the same response starts from the chain its first one read', async () => {
+    const conversation = await stores().conversations.create(userId, {})
+    // Claimed without `start`: nothing of its chain is kept until a claim under it reads it.
+    const first = await completeTurn(stores(), userId, conversation.id, null, 'one')
+    const underFirst = async (text: string) => {
+      const claim = await stores().turns.claim(
+        claimInput(userId, conversation.id, {
+          parentTurnId: first,
+          start: true,
+          input: [userText(text)],
+        }),
+      )
+      if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+      await stores().turns.finish(claim.turn.id, finishInput([]))
+      return claim
+    }
+    await underFirst('branch a')
+    await stores().db.execute(
+      sql`update items set body = jsonb_set(body, '{content,0,text}', '"changed"')
+          where conversation_id = ${conversation.id} and seq = 1`,
+    )
+    const b = await underFirst('branch b')
+    expect(messageTexts(b.context ?? [])).toEqual(['one', 're: one', 'branch b'])
+  })
+
   it('a chain kept in memory is not used once the conversation moved on elsewhere or its turn never ended here', async () => {
     const conversation = await stores().conversations.create(userId, {})
     const first = await startAndEnd(stores(), conversation.id, 'one')

@@ -1,77 +1,95 @@
 import type { Item } from '@parley/core'
 
-/** Conversations whose latest chain is kept (least recently used first out). */
-const MAX_CONVERSATIONS = 256
-/** Items kept across all of them: about 1 KB each for chat-sized messages. */
+/** Chains kept (least recently used first out). */
+const MAX_CHAINS = 512
+/** Items referenced across all of them (counted per chain, though chains share items): about 1 KB each for chat-sized messages. */
 const MAX_ITEMS = 50_000
 
-interface Entry {
-  turnId: string
+interface Chain {
+  conversationId: string
   /** The turn's context, then (once `complete`) its output: every item of its chain, in seq order. */
   items: Item[]
-  /** The turn ended and its output is in `items`: a child claimed under it can start from them. */
+  /** The turn has ended and its output is in `items`: a turn claimed under it can start from them. */
   complete: boolean
 }
 
 /**
- * The latest chain of recently active conversations, so that the next turn of a long
- * conversation reads only its own input instead of its whole history. A turn's chain never
- * changes once the turn has ended (items are immutable, and ancestors ended before their
- * children were claimed), so an entry is never stale: it is only ever not the parent a new
- * turn is claimed under, and the claim's statement says which parent it used. The claim
- * still checks the user and the conversation in the database, so the cache never answers for
- * what the database would refuse. Per store, in memory: another instance's turns simply miss.
+ * Chains of recently used turns (a turn's items and all its ancestors'), so that a turn
+ * claimed under one of them reads only its own input instead of its whole history: the next
+ * turn of a conversation, or another continuation of the same response. A chain never changes
+ * once its turn has ended (items are immutable, and ancestors ended before their children were
+ * claimed), so a kept chain is never stale; the claim's statement says which parent it used,
+ * and still checks the user and the conversation in the database, so the cache never answers
+ * for what the database would refuse. Per store, in memory: another instance's turns miss.
  *
- * The items handed out are shared between the callers of one conversation: callers get their
- * own arrays and must not change the items in them.
+ * The items handed out are shared between callers: callers get their own arrays and must not
+ * change the items in them.
  */
 export class ChainCache {
-  readonly #entries = new Map<string, Entry>()
+  readonly #chains = new Map<string, Chain>()
+  /** Per conversation, the turn that ended last through this store. */
+  readonly #latest = new Map<string, string>()
   #items = 0
 
   constructor(
-    readonly maxConversations = MAX_CONVERSATIONS,
+    readonly maxChains = MAX_CHAINS,
     readonly maxItems = MAX_ITEMS,
   ) {}
 
-  /** The conversation's latest ended turn and its whole chain, if kept. */
-  chainOf(conversationId: string): { turnId: string; items: Item[] } | undefined {
-    const entry = this.#entries.get(conversationId)
-    if (!entry?.complete) return undefined
-    this.#entries.delete(conversationId)
-    this.#entries.set(conversationId, entry)
-    return entry
+  /** The whole chain of an ended turn, when kept. */
+  chainOf(turnId: string): Item[] | undefined {
+    const chain = this.#chains.get(turnId)
+    if (!chain?.complete) return undefined
+    this.#chains.delete(turnId)
+    this.#chains.set(turnId, chain)
+    return chain.items
   }
 
-  /** A turn started with this context: the conversation's latest chain, until it ends. */
+  /** The turn of the conversation that ended last here, and its whole chain, when kept. */
+  latestOf(conversationId: string): { turnId: string; items: Item[] } | undefined {
+    const turnId = this.#latest.get(conversationId)
+    const items = turnId === undefined ? undefined : this.chainOf(turnId)
+    return turnId !== undefined && items ? { turnId, items } : undefined
+  }
+
+  /** The whole chain of an ended turn, as read from the database. */
+  read(conversationId: string, turnId: string, items: Item[]): void {
+    this.#set(turnId, { conversationId, items, complete: true })
+  }
+
+  /** A turn started with this context: its chain, until it ends. */
   started(conversationId: string, turnId: string, context: Item[]): void {
-    this.#set(conversationId, { turnId, items: context, complete: false })
+    this.#set(turnId, { conversationId, items: context, complete: false })
   }
 
-  /** The turn ended with this output: its chain is complete (when it is still the latest). */
-  finished(conversationId: string, turnId: string, output: Item[]): void {
-    const entry = this.#entries.get(conversationId)
-    if (entry?.turnId !== turnId || entry.complete) return
-    this.#set(conversationId, { turnId, items: entry.items.concat(output), complete: true })
+  /** The turn ended with this output (all of it): its chain is complete. */
+  finished(turnId: string, output: Item[]): void {
+    const chain = this.#chains.get(turnId)
+    if (!chain || chain.complete) return
+    this.#set(turnId, { ...chain, items: chain.items.concat(output), complete: true })
+    this.#latest.set(chain.conversationId, turnId)
   }
 
-  get size(): { conversations: number; items: number } {
-    return { conversations: this.#entries.size, items: this.#items }
+  get size(): { chains: number; items: number } {
+    return { chains: this.#chains.size, items: this.#items }
   }
 
-  #set(conversationId: string, entry: Entry): void {
-    const previous = this.#entries.get(conversationId)
-    if (previous) {
-      this.#entries.delete(conversationId)
-      this.#items -= previous.items.length
+  #set(turnId: string, chain: Chain): void {
+    this.#drop(turnId)
+    if (chain.items.length > this.maxItems) return
+    this.#chains.set(turnId, chain)
+    this.#items += chain.items.length
+    for (const oldest of this.#chains.keys()) {
+      if (this.#chains.size <= this.maxChains && this.#items <= this.maxItems) break
+      this.#drop(oldest)
     }
-    if (entry.items.length > this.maxItems) return
-    this.#entries.set(conversationId, entry)
-    this.#items += entry.items.length
-    for (const [oldest, old] of this.#entries) {
-      if (this.#entries.size <= this.maxConversations && this.#items <= this.maxItems) break
-      this.#entries.delete(oldest)
-      this.#items -= old.items.length
-    }
+  }
+
+  #drop(turnId: string): void {
+    const chain = this.#chains.get(turnId)
+    if (!chain) return
+    this.#chains.delete(turnId)
+    this.#items -= chain.items.length
+    if (this.#latest.get(chain.conversationId) === turnId) this.#latest.delete(chain.conversationId)
   }
 }

@@ -304,7 +304,7 @@ export class PgTurnStore implements TurnStore {
         : parentTurnId !== null
           ? chainFromTurn(userId, parentTurnId)
           : chainFromHead(userId, conversationId)
-    const kept = ancestors ? this.#chains.chainOf(conversationId) : undefined
+    const kept = !ancestors ? undefined : this.#keptParent(conversationId, parentTurnId)
     const ancestorDocs = !ancestors
       ? sql`null::text`
       : kept
@@ -348,10 +348,26 @@ export class PgTurnStore implements TurnStore {
     const stored = first.input_docs === null ? [] : parseDocs(first.input_docs)
     const turn = rawTurn(first)
     if (!input.start) return { status: 'claimed', turn, input: stored }
-    const before = kept && turn.parentTurnId === kept.turnId ? kept.items : contextItems(first)
+    let before: Item[]
+    if (kept && turn.parentTurnId === kept.turnId) {
+      before = kept.items
+    } else {
+      before = contextItems(first)
+      if (turn.parentTurnId !== null) this.#chains.read(conversationId, turn.parentTurnId, before)
+    }
     const context = [...before, ...stored]
     this.#chains.started(conversationId, turn.id, context)
     return { status: 'claimed', turn, input: stored, context }
+  }
+
+  /** The kept chain of the parent a claim names, or of the conversation's latest turn (after the head). */
+  #keptParent(
+    conversationId: string,
+    parentTurnId: string | null,
+  ): { turnId: string; items: Item[] } | undefined {
+    if (parentTurnId === null) return this.#chains.latestOf(conversationId)
+    const items = this.#chains.chainOf(parentTurnId)
+    return items ? { turnId: parentTurnId, items } : undefined
   }
 
   get(userId: string, turnId: string): Promise<TurnWithItems | null> {
@@ -535,7 +551,7 @@ export class PgTurnStore implements TurnStore {
           input: stored.filter((item) => item.side === 'input'),
           output: stored.filter((item) => item.side === 'output'),
         }
-        this.#chains.finished(ended.turn.conversationId, turnId, ended.output)
+        this.#chains.finished(turnId, ended.output)
         return ended
       }
 
