@@ -236,7 +236,7 @@ export const history: Scenario = {
         met: growth === null ? null : growth <= 2,
         ...(growth !== null && growth > 2
           ? {
-              note: `over by ${fmtRatio(growth / 2)}; direct grows ${fmtRatio(ratio(direct(largest)?.p50, direct(smallest)?.p50))} over the same range (the whole history is sent to the model either way). Why Parley grows more than 2×: besides loading the context (one query at every length, see the persistence benchmark), each continuation maps and sanitizes every stored item, fits them into the model's window by their stored token counts and serializes the whole history into the upstream request: work that grows with the history in Parley's process while a direct caller pays it on its own side`,
+              note: `over by ${fmtRatio(growth / 2)}; direct grows ${fmtRatio(ratio(direct(largest)?.p50, direct(smallest)?.p50))} over the same range (the whole history is sent to the model either way). Why Parley grows more than 2×: the context itself is one query at every length, or none when the continued turn was used on this instance before (see the persistence benchmark), but each continuation maps and sanitizes every stored item, fits them into the model's window by their stored token counts and serializes the whole history into the upstream request: work that grows with the history in Parley's process while a direct caller pays it on its own side`,
             }
           : {}),
       })
