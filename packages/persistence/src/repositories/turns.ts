@@ -296,8 +296,8 @@ export class PgTurnStore implements TurnStore {
     const place = placement(turnId, sql`target.parent_turn_id`)
     // A started turn's context: its ancestors (the chain of the parent it is claimed under, read
     // from the statement's snapshot, like the parent itself) and then its input, from `i`. When
-    // the parent is the conversation's latest chain kept in memory, the statement skips the read
-    // (the CASE never runs the subquery) and says so by the parent it returns.
+    // the parent's chain is kept in memory (chain-cache.ts), the statement skips the read (the
+    // CASE never runs the subquery) and says so by the parent it returns.
     const ancestors =
       !input.start || (parentTurnId === null && !input.fromHead)
         ? null
