@@ -54,3 +54,11 @@ export function checkItemIds(
   }
   return ids
 }
+
+/** An ISO instant, as a value for a `timestamptz` parameter. */
+export function checkInstant(field: string, value: string): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
+    throw new ValidationError([{ path: field, message: 'must be an ISO date-time' }])
+  }
+  return new Date(value).toISOString()
+}

@@ -527,31 +527,30 @@ export class TurnRun {
   /** Stores the outcome (partial text included), then emits the one terminal event. */
   async #finish(status: 'completed' | 'failed' | 'cancelled', error: TurnError | null): Promise<void> {
     const { stores, observer, log } = this.#deps
-    const rest: ItemBody[] = []
-    const restIds: string[] = []
+    // The output not stored yet, each under the id it streamed with.
+    const rest: EventItem[] = []
     const final = this.#final
     this.#final = null
-    if (final) {
-      restIds.push(final.id)
-      rest.push(assistantText(final.text))
-    }
+    if (final) rest.push({ ...assistantText(final.text), id: final.id })
     if (this.#open && this.#open.text !== '') {
-      restIds.push(this.#open.id)
       const partial: MessageItemBody = {
         type: 'message',
         role: 'assistant',
         status: 'incomplete',
         content: [{ type: 'output_text', text: this.#open.text, annotations: [] }],
       }
-      rest.push(partial)
+      rest.push({ ...partial, id: this.#open.id })
     }
     this.#open = null
+    const restBodies = rest.map(({ id: _id, ...body }) => body)
 
     // The last events are built before the statement that ends the turn, which stores them with
     // it: everything they carry is known here (ids were minted as the items streamed, and the
     // end time is set by this run), so the turn's end and its log's end are one write.
-    const restItems: EventItem[] = rest.map((body, index) => ({ ...body, id: restIds[index] ?? '' }))
-    const output = [...this.#storedOutput, ...restItems]
+    const output = [...this.#storedOutput, ...rest]
+    const completedAt = new Date(
+      Math.max(this.#deps.clock.now().getTime(), Date.parse(this.#turn.createdAt)),
+    ).toISOString()
     const ended: Turn = {
       ...this.#turn,
       status,
@@ -559,11 +558,9 @@ export class TurnRun {
       error,
       upstreamResponseId: this.#upstreamResponseId,
       truncated: this.#truncated,
-      completedAt: new Date(
-        Math.max(this.#deps.clock.now().getTime(), Date.parse(this.#turn.createdAt)),
-      ).toISOString(),
+      completedAt,
     }
-    const finalItem = final && restItems[0]
+    const finalItem = final && rest.find((item) => item.id === final.id)
     const closingEvents: TurnEventBody[] = []
     if (finalItem) closingEvents.push({ type: 'item.completed', item: finalItem })
     if (this.#usage) closingEvents.push({ type: 'usage', usage: this.#usage })
@@ -584,15 +581,15 @@ export class TurnRun {
     try {
       stored = await stores.turns.finish(this.turnId, {
         status,
-        output: rest,
-        outputTokenCounts: rest.map((body) => this.#counter.countItem(body)),
-        outputIds: restIds,
+        output: restBodies,
+        outputTokenCounts: restBodies.map((body) => this.#counter.countItem(body)),
+        outputIds: rest.map((item) => item.id),
         usage: this.#usage,
         ledger: this.#ledger,
         error,
         upstreamResponseId: this.#upstreamResponseId,
         truncated: this.#truncated,
-        completedAt: ended.completedAt ?? undefined,
+        completedAt,
         events: closing.events,
       })
     } catch (err) {

@@ -32,7 +32,7 @@ import { type Executor, preparedRows, rawRows } from '../db.ts'
 import { guarded } from '../errors.ts'
 import { type TurnRow, toTurn } from '../mappers.ts'
 import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
-import { check, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
+import { check, checkInstant, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
 import { chainFromHead, chainFromTurn, ON_CHAIN_TURNS, placement } from './chain.ts'
 import { ChainCache } from './chain-cache.ts'
 import { checkEvent } from './events.ts'
@@ -76,14 +76,6 @@ const LedgerEntry = z.object({
   usage: Usage,
 })
 const Ledger = z.array(LedgerEntry).max(1000)
-
-/** An ISO instant, as a value for a `timestamptz` parameter. */
-function checkInstant(field: string, value: string): string {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
-    throw new ValidationError([{ path: field, message: 'must be an ISO date-time' }])
-  }
-  return new Date(value).toISOString()
-}
 
 function leaseUntil(leaseMs: number) {
   if (!Number.isFinite(leaseMs) || leaseMs < 0 || leaseMs > 7 * 24 * 3600_000) {
