@@ -6,6 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { assistantText, type ItemBody, TurnSettings, userText } from '@parley/core'
 import { createStores, type PersistentStores } from '@parley/persistence'
 import { startPostgres } from '@parley/persistence/testing'
@@ -34,6 +36,21 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const round = (value: number) => Math.round(value * 100) / 100
+
+// A full collection before and after reading a context tells the heap it holds: what the chain
+// cache keeps per item.
+setFlagsFromString('--expose-gc')
+const collect = runInNewContext('gc') as () => void
+
+/** Heap bytes per item of a context, as long as it is referenced. */
+async function heldBytesPerItem(read: () => Promise<unknown[]>): Promise<number> {
+  collect()
+  const before = process.memoryUsage().heapUsed
+  const held = await read()
+  collect()
+  const after = process.memoryUsage().heapUsed
+  return held.length === 0 ? 0 : Math.round((after - before) / held.length)
+}
 
 /** Characters of text per message: a typical chat message, and a short one to show what size costs. */
 const MESSAGE_CHARS = { typical: 300, short: 40 }
@@ -76,12 +93,30 @@ interface ContextFigure {
   p50Ms: number
   p99Ms: number
   queriesPerLoad: number
+  /** Heap a context of this length holds per item (what the chain cache keeps): 10,000 items only. */
+  heapBytesPerItem?: number
 }
 
-async function contextBench(driver: string, counted: Counted, chars: number): Promise<ContextFigure[]> {
+interface StorageFigure {
+  driver: string
+  messageChars: number
+  items: number
+  /** The `items` table (heap and TOAST) and its indexes, per item stored. */
+  tableBytesPerItem: number
+  indexBytesPerItem: number
+  /** Table and indexes for 10,000 such items, in MB. */
+  totalMbPer10kItems: number
+}
+
+async function contextBench(
+  driver: string,
+  counted: Counted,
+  chars: number,
+): Promise<{ context: ContextFigure[]; storage: StorageFigure }> {
   const { stores } = counted
-  const { user } = await stores.users.create(`bench-${driver}`)
+  const { user } = await stores.users.create(`bench-${driver}-${chars}`)
   const figures: ContextFigure[] = []
+  const sizeBefore = await itemsSize(stores)
   for (const items of CHAIN_ITEMS) {
     const head = await buildChain(stores, user.id, items, chars)
     // Steady state: autovacuum would have set the visibility map and statistics by now.
@@ -110,9 +145,41 @@ async function contextBench(driver: string, counted: Counted, chars: number): Pr
       p50Ms: round(percentile(times, 50)),
       p99Ms: round(percentile(times, 99)),
       queriesPerLoad,
+      ...(items >= 10_000
+        ? { heapBytesPerItem: await heldBytesPerItem(() => stores.turns.context(user.id, head)) }
+        : {}),
     })
   }
-  return figures
+  // What this run's items added to the table (the database may hold an earlier run's).
+  const sizeAfter = await itemsSize(stores)
+  const count = sizeAfter.count - sizeBefore.count
+  const table = (sizeAfter.table - sizeBefore.table) / count
+  const indexes = (sizeAfter.indexes - sizeBefore.indexes) / count
+  const storage = {
+    driver,
+    messageChars: chars,
+    items: count,
+    tableBytesPerItem: Math.round(table),
+    indexBytesPerItem: Math.round(indexes),
+    totalMbPer10kItems: round(((table + indexes) * 10_000) / 1e6),
+  }
+  return { context: figures, storage }
+}
+
+/** The `items` table's bytes (heap and TOAST), its indexes' bytes, and its row count. */
+async function itemsSize(
+  stores: PersistentStores,
+): Promise<{ table: number; indexes: number; count: number }> {
+  const result: unknown = await stores.db.execute(
+    `select pg_table_size('items')::float8 as table, pg_indexes_size('items')::float8 as indexes,
+       (select count(*) from items)::float8 as count`,
+  )
+  const rows = (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as {
+    table: number
+    indexes: number
+    count: number
+  }[]
+  return rows[0] ?? { table: 0, indexes: 0, count: 0 }
 }
 
 interface StartFigure {
@@ -310,10 +377,15 @@ async function throughputBench(counted: Counted): Promise<ThroughputFigure> {
 async function main() {
   const loadBefore = loadavg()
   const context: ContextFigure[] = []
+  const storage: StorageFigure[] = []
   const start: StartFigure[] = []
+  const record = (run: { context: ContextFigure[]; storage: StorageFigure }) => {
+    context.push(...run.context)
+    storage.push(run.storage)
+  }
   const pglite = await open({ memory: true })
   try {
-    context.push(...(await contextBench('pglite', pglite, MESSAGE_CHARS.typical)))
+    record(await contextBench('pglite', pglite, MESSAGE_CHARS.typical))
     start.push(...(await startBench('pglite', pglite, MESSAGE_CHARS.typical)))
   } finally {
     await pglite.stores.close()
@@ -324,8 +396,8 @@ async function main() {
   try {
     const postgres = await open({ url: server.url, poolSize: CONCURRENCY })
     try {
-      context.push(...(await contextBench('postgres', postgres, MESSAGE_CHARS.typical)))
-      context.push(...(await contextBench('postgres', postgres, MESSAGE_CHARS.short)))
+      record(await contextBench('postgres', postgres, MESSAGE_CHARS.typical))
+      record(await contextBench('postgres', postgres, MESSAGE_CHARS.short))
       start.push(...(await startBench('postgres', postgres, MESSAGE_CHARS.typical)))
       throughput = await throughputBench(postgres)
     } finally {
@@ -355,6 +427,7 @@ async function main() {
       loadAverageAfter: loadavg(),
     },
     context,
+    storage,
     nextTurnStart: start,
     claimComplete: throughput,
     targets: {
@@ -377,6 +450,18 @@ async function main() {
       'p50 ms': f.p50Ms,
       'p99 ms': f.p99Ms,
       'queries/load': f.queriesPerLoad,
+      'heap B/item': f.heapBytesPerItem ?? '',
+    })),
+  )
+  console.log('Items table (table and indexes, per item stored)')
+  console.table(
+    storage.map((f) => ({
+      driver: f.driver,
+      'chars/msg': f.messageChars,
+      items: f.items,
+      'table B/item': f.tableBytesPerItem,
+      'index B/item': f.indexBytesPerItem,
+      'MB per 10k items': f.totalMbPer10kItems,
     })),
   )
   console.log('Start of the next turn (claim with start: the turn, its input and its context)')

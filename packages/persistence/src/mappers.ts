@@ -1,8 +1,9 @@
-import type { Conversation, Turn } from '@parley/core'
-import type { conversations, turns } from './schema.ts'
+import type { Conversation, Item, Turn } from '@parley/core'
+import type { conversations, items, turns } from './schema.ts'
 
 export type ConversationRow = typeof conversations.$inferSelect
 export type TurnRow = typeof turns.$inferSelect
+export type ItemRow = typeof items.$inferSelect
 
 const iso = (value: Date) => value.toISOString()
 
@@ -34,5 +35,19 @@ export function toTurn(row: TurnRow): Turn {
     truncated: row.truncated,
     createdAt: iso(row.createdAt),
     completedAt: row.completedAt ? iso(row.completedAt) : null,
+  }
+}
+
+/** The `Item` of a row: its body's fields, then its own. */
+export function toItem(row: ItemRow): Item {
+  return {
+    ...row.body,
+    id: row.id,
+    conversationId: row.conversationId,
+    turnId: row.turnId,
+    seq: row.seq,
+    side: row.side,
+    tokenCount: row.tokenCount,
+    createdAt: iso(row.createdAt),
   }
 }

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -121,29 +122,16 @@ export const turns = pgTable(
 )
 
 /**
- * `items.doc`. A stored generated column may only use immutable functions, which rules out
- * `to_char`, `to_json` and `jsonb_build_object` (all stable): the timestamp is formatted from
- * its UTC fields (`toISOString`'s shape; `created_at` keeps milliseconds) and the text is joined
- * by hand. The body is an object that is never empty (it has a `type`), so its text ends in `}`;
- * ids are quoted as they are because they are `prefix_[A-Za-z0-9]+` (checked on the way in).
+ * An item's body as JSON text (what `JSON.stringify` writes), not `jsonb`: a context read joins
+ * the bodies of its rows into one JSON array as they are stored, with no conversion per row
+ * (printing `jsonb` as text costs more than the rest of the read), and the body is stored once.
+ * Nothing queries inside a body; it is validated on the way in.
  */
-const utc = "timezone('UTC', created_at)"
-const field = (name: string, width: number) => `lpad(extract(${name} from ${utc})::int::text, ${width}, '0')`
-const ITEM_DOC = sql.raw(
-  [
-    `left(body::text, -1)`,
-    `', "id": "' || id`,
-    `'", "conversationId": "' || conversation_id`,
-    `'", "turnId": "' || turn_id`,
-    `'", "seq": ' || seq::text`,
-    `', "side": "' || side`,
-    `'", "tokenCount": ' || token_count::text`,
-    `', "createdAt": "' || ${field('year', 4)} || '-' || ${field('month', 2)} || '-' || ${field('day', 2)}`,
-    `'T' || ${field('hour', 2)} || ':' || ${field('minute', 2)}`,
-    `':' || lpad((extract(milliseconds from ${utc})::int / 1000)::text, 2, '0')`,
-    `'.' || lpad((extract(milliseconds from ${utc})::int % 1000)::text, 3, '0') || 'Z"}'`,
-  ].join(' || '),
-)
+const itemBodyText = customType<{ data: ItemBody; driverData: string }>({
+  dataType: () => 'text',
+  toDriver: (body) => JSON.stringify(body),
+  fromDriver: (text) => JSON.parse(text) as ItemBody,
+})
 
 export const items = pgTable(
   'items',
@@ -160,20 +148,13 @@ export const items = pgTable(
     type: text('type').$type<ItemBody['type']>().notNull(),
     /** Role of message items; null for calls, outputs and reasoning. */
     role: text('role'),
-    body: jsonb('body').$type<ItemBody>().notNull(),
+    /** The item's content: the body fields of `Item`, as JSON text. */
+    body: itemBodyText('body').notNull(),
     /** The owning turn's `segment_id` and `depth`: a context is read by ranges of these. */
     segmentId: text('segment_id').notNull(),
     turnDepth: integer('turn_depth').notNull(),
     tokenCount: integer('token_count').notNull().default(0),
     createdAt: at('created_at').notNull().defaultNow(),
-    /**
-     * The whole `Item` as JSON text (body fields, then id, conversationId, turnId, seq, side,
-     * tokenCount, createdAt), computed by Postgres from the row as it is inserted. A context read
-     * copies these texts into one string and the reader parses it once: no per-row conversion
-     * on either side, where building the same JSON at read time costs several times the scan.
-     * Generated, so that no insert path can leave it out or get it wrong; items never change.
-     */
-    doc: text('doc').generatedAlwaysAs(ITEM_DOC).notNull(),
   },
   (t) => [
     uniqueIndex('items_conversation_seq').on(t.conversationId, t.seq),

@@ -1,20 +1,12 @@
-import type { Item } from '@parley/core'
+import { type ContextItem, messageText, userText } from '@parley/core'
 import { describe, expect, it } from 'vitest'
 import { ChainCache } from '../src/repositories/chain-cache.ts'
 
-const items = (count: number, tag: string): Item[] =>
+const items = (count: number, tag: string): ContextItem[] =>
   Array.from({ length: count }, (_, index) => ({
-    type: 'message',
-    role: 'user',
-    status: 'completed',
-    content: [{ type: 'input_text', text: `${tag} ${index}` }],
-    id: `item_${tag}${index}`,
-    conversationId: 'conv_x',
+    body: userText(`${tag} ${index}`),
     turnId: `resp_${tag}`,
-    seq: index + 1,
-    side: 'input',
     tokenCount: 1,
-    createdAt: new Date(0).toISOString(),
   }))
 
 describe('ChainCache', () => {
@@ -24,7 +16,7 @@ describe('ChainCache', () => {
     expect(cache.chainOf('resp_1')).toBeUndefined()
     expect(cache.latestOf('conv_a')).toBeUndefined()
     cache.finished('resp_1', items(1, 'b'))
-    expect(cache.chainOf('resp_1')?.map((item) => item.id)).toEqual(['item_a0', 'item_a1', 'item_b0'])
+    expect(cache.chainOf('resp_1')?.map((item) => messageText(item.body))).toEqual(['a 0', 'a 1', 'b 0'])
     expect(cache.latestOf('conv_a')?.turnId).toBe('resp_1')
     // A second finish of the same turn changes nothing.
     cache.finished('resp_1', items(1, 'c'))

@@ -152,8 +152,14 @@ describe.each(DRIVERS)('chains by segment on %s', (driver) => {
     }
     const [first, second, , last] = listed.data.map((entry) => entry.turn.id)
     if (!first || !second || !last) throw new Error('import lost turns')
-    expect((await stores().turns.context(user.id, last)).map((item) => item.seq)).toEqual([
-      1, 2, 3, 4, 5, 6, 7,
+    expect(messageTexts(await stores().turns.context(user.id, last))).toEqual([
+      'q0',
+      'a0',
+      'q1',
+      'a1',
+      'q2',
+      'a2',
+      'q3',
     ])
 
     // A regeneration of the second turn and a continuation of the last one, on the import.
@@ -179,7 +185,10 @@ describe.each(DRIVERS)('chains by segment on %s', (driver) => {
     expect(forked.data.map((entry) => entry.turn.id).at(-1)).toBe(fork.headTurnId)
     const onFork = await addTurn(stores(), forkTree, user.id, fork.id, fork.headTurnId, 1, 'fork')
     const context = await stores().turns.context(user.id, onFork)
-    expect(context.map((item) => item.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(context.map((item) => item.turnId)).toEqual([
+      ...forked.data.flatMap((entry) => [entry.turn.id, entry.turn.id]),
+      onFork,
+    ])
     expect(messageTexts(context)).toEqual(['q0', 'a0', 'q1', 'a1', 'q2', 'a2', 'fork'])
     // A regeneration inside the fork branches off its single segment.
     const forkRoot = forked.data[0]?.turn.id ?? ''

@@ -256,7 +256,7 @@ describe('placement in the tree on postgres', () => {
     for (const [index, child] of children.entries()) {
       const context = await stores.turns.context(user.id, child)
       expect(context.map((item) => item.turnId)).toEqual([root, root, parent, parent, child])
-      expect(context.at(-1)?.type === 'message' && context.at(-1)).toMatchObject({
+      expect(context.at(-1)?.body).toMatchObject({
         content: [{ text: `child ${index}` }],
       })
     }

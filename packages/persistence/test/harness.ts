@@ -1,5 +1,6 @@
 import {
   type ClaimTurnInput,
+  type ContextItem,
   type Item,
   type ItemBody,
   type TurnEvent,
@@ -7,10 +8,10 @@ import {
   type Usage,
   userText,
 } from '@parley/core'
-import { asc } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { inject } from 'vitest'
+import { rawRows } from '../src/db.ts'
 import { createStores, type PersistentStores } from '../src/index.ts'
-import { items } from '../src/schema.ts'
 import { createDatabase } from '../src/testing/index.ts'
 
 export interface Harness {
@@ -140,11 +141,24 @@ export function textEvent(turnId: string, seq: number, delta = 'x'): TurnEvent {
   return { type: 'text.delta', itemId: 'item_aaaaaaaaaaaa', delta, id: `${turnId}:${seq}`, turnId, seq }
 }
 
-export function messageTexts(items: { type: string; content?: unknown }[]): string[] {
-  return items.map((item) => {
+type Body = { type: string; content?: unknown }
+
+/** The text of each message (`<type>` for other items), of items, bodies or context items. */
+export function messageTexts(items: readonly (Body | { body: Body })[]): string[] {
+  return items.map((entry) => {
+    const item = 'body' in entry ? entry.body : entry
     if (item.type !== 'message' || !Array.isArray(item.content)) return `<${item.type}>`
     return item.content.map((part: { text?: string }) => part.text ?? '').join('')
   })
+}
+
+/** Items as a context holds them: body, turn id and token count. */
+export function asContext(items: readonly Item[]): ContextItem[] {
+  return items.map(({ id, conversationId, turnId, seq, side, tokenCount, createdAt, ...body }) => ({
+    body,
+    turnId,
+    tokenCount,
+  }))
 }
 
 /**
@@ -155,32 +169,45 @@ export function contextByDefinition(
   turnId: string,
   parents: ReadonlyMap<string, string | null>,
   itemsByTurn: ReadonlyMap<string, readonly Item[]>,
-): Item[] {
+): ContextItem[] {
   const chain: string[] = []
   for (let id: string | null | undefined = turnId; id; id = parents.get(id)) chain.push(id)
-  return chain
-    .flatMap((id) => (itemsByTurn.get(id) ?? []).filter((item) => id !== turnId || item.side === 'input'))
-    .sort((a, b) => a.seq - b.seq)
+  return asContext(
+    chain
+      .flatMap((id) => (itemsByTurn.get(id) ?? []).filter((item) => id !== turnId || item.side === 'input'))
+      .sort((a, b) => a.seq - b.seq),
+  )
 }
 
 /**
- * Every stored item as `items.doc` says it is, beside the `Item` its own columns make (the
- * mapping the readers used to do row by row), in seq order per conversation.
+ * Every stored item as its row says it is (the body parsed from the stored text by hand, not by
+ * the column's mapping), in seq order per conversation.
  */
-export async function storedDocs(stores: PersistentStores): Promise<{ doc: unknown; columns: Item }[]> {
-  const rows = await stores.db.select().from(items).orderBy(asc(items.conversationId), asc(items.seq))
+export async function storedItems(stores: PersistentStores): Promise<Item[]> {
+  const rows = await rawRows<{
+    id: string
+    conversation_id: string
+    turn_id: string
+    seq: number
+    side: 'input' | 'output'
+    token_count: number
+    created_at: string
+    body: string
+  }>(
+    stores.db,
+    sql`select id, conversation_id, turn_id, seq, side, token_count, body,
+          to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
+        from items order by conversation_id, seq`,
+  )
   return rows.map((row) => ({
-    doc: JSON.parse(row.doc),
-    columns: {
-      ...row.body,
-      id: row.id,
-      conversationId: row.conversationId,
-      turnId: row.turnId,
-      seq: row.seq,
-      side: row.side,
-      tokenCount: row.tokenCount,
-      createdAt: row.createdAt.toISOString(),
-    },
+    ...(JSON.parse(row.body) as ItemBody),
+    id: row.id,
+    conversationId: row.conversation_id,
+    turnId: row.turn_id,
+    seq: row.seq,
+    side: row.side,
+    tokenCount: row.token_count,
+    createdAt: row.created_at,
   }))
 }
 

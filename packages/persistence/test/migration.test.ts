@@ -10,10 +10,10 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { rawRows } from '../src/db.ts'
 import { createStores, MIGRATIONS_FOLDER, type PersistentStores } from '../src/index.ts'
-import { items } from '../src/schema.ts'
 import { createDatabase } from '../src/testing/index.ts'
-import { contextByDefinition, storedDocs } from './harness.ts'
+import { contextByDefinition, storedItems } from './harness.ts'
 
 /** The committed migrations before turns had a place in the tree: a database as it was then. */
 const BEFORE_SEGMENTS = 2
@@ -58,6 +58,29 @@ const PLACES: Record<string, [segment: string, depth: number]> = {
 }
 const idOf = (name: string) => `resp_backfill${name}0000`
 
+/** Each turn's input and output item as the old schema stored them (bodies as jsonb). */
+const OLD_ITEMS = TREE.flatMap(([name], index) =>
+  (
+    [
+      [1, 'input', 'user'],
+      [2, 'output', 'assistant'],
+    ] as const
+  ).map(([offset, side, role]) => ({
+    id: `item_backfill${name}${offset}000`,
+    name,
+    index,
+    seq: index * 2 + offset,
+    side,
+    role,
+    body: {
+      type: 'message',
+      role,
+      status: 'completed',
+      content: [{ type: side === 'input' ? 'input_text' : 'output_text', text: `${name} ${side} "é" 🚀 \\` }],
+    },
+  })),
+)
+
 function oldRows(): SQL[] {
   const user = 'user_backfill0000'
   const conversation = 'conv_backfill0000'
@@ -74,20 +97,11 @@ function oldRows(): SQL[] {
           values (${idOf(name)}, ${user}, ${conversation}, ${parent === null ? null : idOf(parent)}, ${`req-${name}`},
             'fp', 'completed', 'scripted', 'demo', '{}'::jsonb, ${at}, ${at})`,
     )
-    for (const [offset, side, role] of [
-      [1, 'input', 'user'],
-      [2, 'output', 'assistant'],
-    ] as const) {
-      const body = {
-        type: 'message',
-        role,
-        status: 'completed',
-        content: [{ type: side === 'input' ? 'input_text' : 'output_text', text: `${name} ${side}` }],
-      }
+    for (const item of OLD_ITEMS.filter((entry) => entry.name === name)) {
       statements.push(
         sql`insert into items (id, conversation_id, turn_id, seq, side, type, role, body, token_count, created_at)
-            values (${`item_backfill${name}${offset}000`}, ${conversation}, ${idOf(name)}, ${index * 2 + offset},
-              ${side}, 'message', ${role}, ${JSON.stringify(body)}::jsonb, 1, ${at})`,
+            values (${item.id}, ${conversation}, ${idOf(name)}, ${item.seq}, ${item.side}, 'message', ${item.role},
+              ${JSON.stringify(item.body)}::jsonb, 1, ${at})`,
       )
     }
   })
@@ -95,26 +109,37 @@ function oldRows(): SQL[] {
 }
 
 /**
- * The docs the migration computed for the old rows are the item their columns make, and the
- * very text that inserting those rows today writes.
+ * The old rows keep their bodies through the change from jsonb to text (the text jsonb printed,
+ * the same JSON), their `doc` is gone, and the stores hand out the items their rows make.
  */
-async function expectDocsBackfilled(stores: PersistentStores): Promise<void> {
-  const backfilled = await storedDocs(stores)
-  expect(backfilled).toHaveLength(TREE.length * 2)
-  for (const entry of backfilled) expect(entry.doc).toEqual(entry.columns)
-  const [before, after] = await stores.db.transaction(async (tx) => {
-    const old = await tx.select().from(items)
-    await tx.delete(items)
-    await tx.insert(items).values(old.map(({ doc: _, ...columns }) => columns))
-    return [old, await tx.select({ id: items.id, doc: items.doc }).from(items)]
-  })
-  const fresh = new Map(after.map((row) => [row.id, row.doc]))
-  expect(fresh.size).toBe(before.length)
-  for (const row of before) expect(fresh.get(row.id)).toBe(row.doc)
+async function expectBodiesKept(stores: PersistentStores): Promise<Item[]> {
+  const stored = await storedItems(stores)
+  expect(
+    stored.map(({ id, conversationId, turnId, seq, side, tokenCount, createdAt, ...body }) => ({
+      id,
+      seq,
+      side,
+      body,
+    })),
+  ).toEqual(OLD_ITEMS.map(({ id, seq, side, body }) => ({ id, seq, side, body })))
+  for (const item of stored) {
+    expect(item.createdAt).toBe(
+      new Date(
+        Date.UTC(2024, 0, 1, 0, OLD_ITEMS.find((old) => old.id === item.id)?.index ?? -1),
+      ).toISOString(),
+    )
+  }
+  const columns = await rawRows<{ column_name: string; data_type: string }>(
+    stores.db,
+    sql`select column_name, data_type from information_schema.columns
+        where table_name = 'items' and column_name in ('body', 'doc')`,
+  )
+  expect(columns).toEqual([{ column_name: 'body', data_type: 'text' }])
+  return stored
 }
 
 async function expectBackfilled(stores: PersistentStores): Promise<void> {
-  await expectDocsBackfilled(stores)
+  const stored = await expectBodiesKept(stores)
   const user = 'user_backfill0000'
   const parents = new Map(TREE.map(([name, parent]) => [idOf(name), parent === null ? null : idOf(parent)]))
   const itemsByTurn = new Map<string, Item[]>()
@@ -122,6 +147,8 @@ async function expectBackfilled(stores: PersistentStores): Promise<void> {
     const turn = await stores.turns.get(user, idOf(name))
     if (!turn) throw new Error(`lost turn ${name}`)
     itemsByTurn.set(idOf(name), [...turn.input, ...turn.output])
+    for (const item of [...turn.input, ...turn.output])
+      expect(item).toEqual(stored.find((row) => row.id === item.id))
   }
   const placed = await stores.db.execute(sql`select id, segment_id, depth from turns order by id`)
   const rows = (Array.isArray(placed) ? placed : (placed as { rows: unknown[] }).rows) as {
@@ -143,9 +170,17 @@ async function expectBackfilled(stores: PersistentStores): Promise<void> {
   // The current branch ends at H: A, B, D, H.
   const branch = await stores.turns.branch(user, 'conv_backfill0000', { limit: 10 })
   expect(branch.data.map((entry) => entry.turn.id)).toEqual(['A', 'B', 'D', 'H'].map(idOf))
+
+  // Applying the migrations again changes nothing.
+  const applied = sql`select count(*)::int as count from drizzle.__drizzle_migrations`
+  const [before] = await rawRows<{ count: number }>(stores.db, applied)
+  await stores.migrate()
+  expect(await rawRows<{ count: number }>(stores.db, applied)).toEqual([before])
+  expect(await storedItems(stores)).toEqual(stored)
+  expect(await stores.ready()).toBe(true)
 }
 
-describe('the turn-segments migration', () => {
+describe('the turn-segments and item-body migrations', () => {
   it('backfills an existing Postgres database', async () => {
     const database = await createDatabase(inject('postgresUrl'))
     const client = postgres(database.url, { max: 1, onnotice: () => {} })

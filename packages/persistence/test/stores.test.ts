@@ -135,7 +135,7 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
       const head = first.conversation.headTurnId ?? ''
       const context = await stores().turns.context(user.id, head)
       expect(messageTexts(context)).toEqual(['one', 'uno', 'two'])
-      expect(context.map((item) => item.seq)).toEqual([1, 2, 3])
+      expect(context.map((item) => item.turnId === head)).toEqual([false, false, true])
       const other = await newUser()
       expect((await stores().conversations.importConversation(other.id, input)).status).toBe('imported')
     })
@@ -307,7 +307,7 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
       const t3 = await completeTurn(stores(), user.id, conversation.id, t2, 'three')
       const context = await stores().turns.context(user.id, t3)
       expect(messageTexts(context)).toEqual(['one', 're: one', 'two', 're: two', 'three'])
-      expect(context.map((item) => item.side)).toEqual(['input', 'output', 'input', 'output', 'input'])
+      expect(context.map((item) => item.turnId)).toEqual([t1, t1, t2, t2, t3])
     })
 
     it('lists the branch oldest first with siblings, page by page', async () => {

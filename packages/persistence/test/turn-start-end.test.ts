@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { PersistentStores } from '../src/index.ts'
 import {
+  asContext,
   assistant,
   claimInput,
   completeTurn,
@@ -49,7 +50,7 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     if (empty.status !== 'claimed') throw new Error(`expected claimed, got ${empty.status}`)
     // No head yet: the context is the turn's own input.
     expect(empty.turn.status).toBe('streaming')
-    expect(empty.context).toEqual(empty.input)
+    expect(empty.context).toEqual(asContext(empty.input))
     await stores().turns.finish(empty.turn.id, finishInput([]))
 
     await completeTurn(stores(), userId, conversation.id, empty.turn.id, 'second')
@@ -58,7 +59,7 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     )
     if (third.status !== 'claimed') throw new Error(`expected claimed, got ${third.status}`)
     expect(third.turn.parentTurnId).not.toBeNull()
-    expect(third.context?.map((item) => item.seq)).toEqual([1, 2, 3, 4, 5])
+    expect(messageTexts(third.context ?? [])).toEqual(['first', 'done', 'second', 're: second', 'third'])
     expect(third.context).toEqual(await stores().turns.context(userId, third.turn.id))
     // Running already: a second start of it finds no pending turn.
     expect(await stores().turns.startStreaming(userId, third.turn.id, 60_000)).toBeNull()
@@ -143,7 +144,7 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     await startAndEnd(stores(), conversation.id, 'two')
     // Items never change; changing one behind the store's back shows which read was used.
     await stores().db.execute(
-      sql`update items set body = jsonb_set(body, '{content,0,text}', '"changed"')
+      sql`update items set body = jsonb_set(body::jsonb, '{content,0,text}', '"changed"')::text
           where conversation_id = ${conversation.id} and seq = 1`,
     )
     const three = await startAndEnd(stores(), conversation.id, 'three')
@@ -175,7 +176,7 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     }
     await underFirst('branch a')
     await stores().db.execute(
-      sql`update items set body = jsonb_set(body, '{content,0,text}', '"changed"')
+      sql`update items set body = jsonb_set(body::jsonb, '{content,0,text}', '"changed"')::text
           where conversation_id = ${conversation.id} and seq = 1`,
     )
     const b = await underFirst('branch b')

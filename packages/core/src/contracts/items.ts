@@ -115,6 +115,17 @@ export const Item = z.intersection(
 )
 export type Item = z.infer<typeof Item>
 
+/**
+ * A stored item as a turn's context needs it: the body the model is sent, the turn it belongs to
+ * (context fitting drops whole turns, and a continuation sends only the turn's own input) and its
+ * token count. Stores read contexts in this form: a fraction of a whole `Item` to move and build.
+ */
+export interface ContextItem {
+  body: ItemBody
+  turnId: string
+  tokenCount: number
+}
+
 /** Plain text of a message item (output_text, input_text and refusal parts joined). */
 export function messageText(item: ItemBody): string {
   if (item.type !== 'message') return ''

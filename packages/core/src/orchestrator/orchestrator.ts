@@ -1,5 +1,5 @@
 import type { TurnEvent } from '../contracts/events.ts'
-import { type Item, type ItemBody, userText } from '../contracts/items.ts'
+import { type ContextItem, type ItemBody, userText } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
 import {
   EditInput,
@@ -323,7 +323,7 @@ export class Orchestrator implements TurnService {
    * Runs the turn in the background: send returns without waiting for it. `context` is the
    * context the claim started the turn with; null when the store only claimed it (`pending`).
    */
-  #dispatch(userId: string, turn: Turn, context: Item[] | null): void {
+  #dispatch(userId: string, turn: Turn, context: ContextItem[] | null): void {
     const run = new TurnRun(
       {
         stores: this.#stores,

@@ -1,5 +1,11 @@
 import type { EventItem, TurnEventBody } from '../contracts/events.ts'
-import { assistantText, type Item, type ItemBody, type MessageItemBody } from '../contracts/items.ts'
+import {
+  assistantText,
+  type ContextItem,
+  type Item,
+  type ItemBody,
+  type MessageItemBody,
+} from '../contracts/items.ts'
 import { storableText } from '../contracts/text.ts'
 import type { FunctionToolSpec, Turn, TurnError, TurnStatus } from '../contracts/turn.ts'
 import { addUsage, type Usage } from '../contracts/usage.ts'
@@ -13,7 +19,7 @@ import { type TokenCounter, tokenCounter } from '../tokens.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
 import { fitContext, outputReserve, sanitizeContext } from './context.ts'
 import { type EventBatchOptions, TurnEventWriter } from './event-writer.ts'
-import { itemBody, toEventItem } from './items.ts'
+import { toEventItem } from './items.ts'
 
 export interface OrchestratorObserver {
   turnStarted?(): void
@@ -100,7 +106,7 @@ export class TurnRun {
   #upstreamResponseId: string | null = null
   #truncated = false
   /** The context read together with the start of the turn, when the store offers that. */
-  #stored: Item[] | null = null
+  #stored: ContextItem[] | null = null
   /**
    * The message that ended the last step, complete but not stored yet: `finish` stores it in
    * the same statement as the end of the turn, then `item.completed` goes out.
@@ -111,7 +117,7 @@ export class TurnRun {
    * `started`: the context of a turn its claim already started (`streaming`); null for a
    * `pending` turn, which the run starts itself.
    */
-  constructor(deps: RunDeps, userId: string, turn: Turn, started: Item[] | null = null) {
+  constructor(deps: RunDeps, userId: string, turn: Turn, started: ContextItem[] | null = null) {
     this.#deps = deps
     this.userId = userId
     this.turnId = turn.id
@@ -273,15 +279,11 @@ export class TurnRun {
     const window = provider.contextWindow(turn.model)
     let bodies: ItemBody[]
     if (window === null) {
-      bodies = stored.map(itemBody)
+      bodies = stored.map((item) => item.body)
     } else {
       const instructions = turn.instructions ? this.#counter.count(turn.instructions) : 0
       const budget = window - outputReserve(window, turn.settings.maxOutputTokens) - instructions
-      const fit = fitContext(
-        stored.map((item) => ({ body: itemBody(item), turnId: item.turnId, tokenCount: item.tokenCount })),
-        turn.id,
-        budget,
-      )
+      const fit = fitContext(stored, turn.id, budget)
       bodies = fit.items
       this.#truncated = fit.truncated
     }
@@ -291,7 +293,7 @@ export class TurnRun {
     if (provider.capabilities.nativeState && turn.parentTurnId) {
       const parent = await stores.turns.get(this.userId, turn.parentTurnId)
       if (parent?.turn.status === 'completed' && parent.turn.upstreamResponseId) {
-        const own = stored.filter((item) => item.turnId === turn.id).map(itemBody)
+        const own = stored.filter((item) => item.turnId === turn.id).map((item) => item.body)
         continuation = { previousResponseId: parent.turn.upstreamResponseId, newInput: own }
       }
     }

@@ -1,7 +1,7 @@
 import type { Page, PageInput } from '../contracts/common.ts'
 import type { Conversation } from '../contracts/conversation.ts'
 import type { TurnEvent } from '../contracts/events.ts'
-import type { Item, ItemBody } from '../contracts/items.ts'
+import type { ContextItem, Item, ItemBody } from '../contracts/items.ts'
 import type { Turn, TurnError, TurnSettings, TurnStatus } from '../contracts/turn.ts'
 import type { Usage, UsageTotal } from '../contracts/usage.ts'
 
@@ -118,7 +118,7 @@ export type ClaimResult =
    * This call won: the new turn (`pending`, or `streaming` with `start`) and its stored input
    * items; with `start`, also its context (ancestors' items, oldest first, then its input).
    */
-  | { status: 'claimed'; turn: Turn; input: Item[]; context?: Item[] }
+  | { status: 'claimed'; turn: Turn; input: Item[]; context?: ContextItem[] }
   /** The requestId is already claimed and its turn is still pending or streaming. */
   | { status: 'in_flight'; turn: Turn }
   /** The requestId's turn reached a terminal status: replay it. */
@@ -185,7 +185,7 @@ export interface TurnStore {
    * Optional: `markStreaming` and `context` together (one round trip where the store can).
    * Null when the turn is no longer pending; otherwise the turn's context.
    */
-  startStreaming?(userId: string, turnId: string, leaseMs: number): Promise<Item[] | null>
+  startStreaming?(userId: string, turnId: string, leaseMs: number): Promise<ContextItem[] | null>
   /**
    * Stores output items during the tool loop (calls and results, before the next model step).
    * `ids` (same order) are ids the orchestrator already announced in events, e.g. a message
@@ -211,7 +211,7 @@ export interface TurnStore {
    * The context of a turn: the items of its ancestors, oldest first, then its own input — in
    * a bounded number of queries, whatever the chain's length.
    */
-  context(userId: string, turnId: string): Promise<Item[]>
+  context(userId: string, turnId: string): Promise<ContextItem[]>
   /** The branch ending at the conversation's head, oldest turn first, cursor-paginated by turn. */
   branch(userId: string, conversationId: string, page: PageInput): Promise<Page<BranchTurn>>
   /**

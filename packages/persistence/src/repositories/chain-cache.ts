@@ -1,14 +1,17 @@
-import type { Item } from '@parley/core'
+import type { ContextItem } from '@parley/core'
 
 /** Chains kept (least recently used first out). */
 const MAX_CHAINS = 512
-/** Items referenced across all of them (counted per chain, though chains share items): about 1 KB each for chat-sized messages. */
+/**
+ * Items referenced across all of them (counted per chain, though chains share items): context
+ * items (body, turn id, token count), about 1 KB each for chat-sized messages.
+ */
 const MAX_ITEMS = 50_000
 
 interface Chain {
   conversationId: string
   /** The turn's context, then (once `complete`) its output: every item of its chain, in seq order. */
-  items: Item[]
+  items: ContextItem[]
   /** The turn has ended and its output is in `items`: a turn claimed under it can start from them. */
   complete: boolean
 }
@@ -37,7 +40,7 @@ export class ChainCache {
   ) {}
 
   /** The whole chain of an ended turn, when kept. */
-  chainOf(turnId: string): Item[] | undefined {
+  chainOf(turnId: string): ContextItem[] | undefined {
     const chain = this.#chains.get(turnId)
     if (!chain?.complete) return undefined
     this.#chains.delete(turnId)
@@ -46,24 +49,24 @@ export class ChainCache {
   }
 
   /** The turn of the conversation that ended last here, and its whole chain, when kept. */
-  latestOf(conversationId: string): { turnId: string; items: Item[] } | undefined {
+  latestOf(conversationId: string): { turnId: string; items: ContextItem[] } | undefined {
     const turnId = this.#latest.get(conversationId)
     const items = turnId === undefined ? undefined : this.chainOf(turnId)
     return turnId !== undefined && items ? { turnId, items } : undefined
   }
 
   /** The whole chain of an ended turn, as read from the database. */
-  read(conversationId: string, turnId: string, items: Item[]): void {
+  read(conversationId: string, turnId: string, items: ContextItem[]): void {
     this.#set(turnId, { conversationId, items, complete: true })
   }
 
   /** A turn started with this context: its chain, until it ends. */
-  started(conversationId: string, turnId: string, context: Item[]): void {
+  started(conversationId: string, turnId: string, context: ContextItem[]): void {
     this.#set(turnId, { conversationId, items: context, complete: false })
   }
 
   /** The turn ended with this output (all of it): its chain is complete. */
-  finished(turnId: string, output: Item[]): void {
+  finished(turnId: string, output: ContextItem[]): void {
     const chain = this.#chains.get(turnId)
     if (!chain || chain.complete) return
     this.#set(turnId, { ...chain, items: chain.items.concat(output), complete: true })

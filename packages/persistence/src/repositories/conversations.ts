@@ -194,7 +194,6 @@ export class PgConversationStore implements ConversationStore {
           select t.id from chain join turns t on ${ON_CHAIN_TURNS})`
         const [chainTurns, chainItems] = await Promise.all([
           tx.select().from(turns).where(inArray(turns.id, chainIds)),
-          // Not `doc`: the copies get their own, from their new ids.
           tx
             .select({
               id: items.id,

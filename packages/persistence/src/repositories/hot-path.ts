@@ -1,4 +1,14 @@
-import type { Item, ItemBody, Turn, TurnError, TurnSettings, TurnStatus, Usage } from '@parley/core'
+import {
+  type ContextItem,
+  type Item,
+  type ItemBody,
+  itemBody,
+  type Turn,
+  type TurnError,
+  type TurnSettings,
+  type TurnStatus,
+  type Usage,
+} from '@parley/core'
 import { type SQL, sql } from 'drizzle-orm'
 import { ON_CHAIN_ITEMS } from './chain.ts'
 
@@ -16,8 +26,10 @@ export const TURN_COLUMNS = sql`id, conversation_id, parent_turn_id, request_id,
   instructions, settings, usage, error, upstream_response_id, truncated, segment_id, depth,
   ${ms('created_at')} as created_ms, ${ms('completed_at')} as completed_ms`
 
-/** The item column a row of a turn's hot path carries: the stored `Item` JSON (`items.doc`). */
-export const ITEM_COLUMNS = sql`doc as item_doc`
+/** The item columns a row of a turn's hot path carries, named apart from the turn's. */
+export const ITEM_COLUMNS = sql`id as item_id, conversation_id as item_conversation_id, turn_id as item_turn_id,
+  seq as item_seq, side as item_side, token_count as item_token_count, ${ms('created_at')} as item_created_ms,
+  body as item_body`
 
 export interface RawTurn {
   id: string
@@ -39,9 +51,17 @@ export interface RawTurn {
   completed_ms: number | null
 }
 
-/** An item under `ITEM_COLUMNS` names; null on the row of a turn without items. */
+/** An item under `ITEM_COLUMNS` names; all null on the row of a turn without items. */
 export interface RawItem {
-  item_doc: string | null
+  item_id: string | null
+  item_conversation_id: string
+  item_turn_id: string
+  item_seq: number
+  item_side: 'input' | 'output'
+  item_token_count: number
+  item_created_ms: number
+  /** The body's JSON text (`items.body`). */
+  item_body: string
 }
 
 const iso = (value: number) => new Date(value).toISOString()
@@ -66,19 +86,28 @@ export function rawTurn(row: RawTurn): Turn {
   }
 }
 
-/** Items of raw rows in seq order. */
+/** Items of raw rows (rows without an item skipped), in seq order. */
 export function rawItems(rows: readonly RawItem[]): Item[] {
-  const docs: string[] = []
-  for (const row of rows) if (row.item_doc !== null) docs.push(row.item_doc)
-  return parseDocs(docs.join(','))
+  const found: Item[] = []
+  for (const row of rows) {
+    if (row.item_id === null) continue
+    found.push({
+      ...(JSON.parse(row.item_body) as ItemBody),
+      id: row.item_id,
+      conversationId: row.item_conversation_id,
+      turnId: row.item_turn_id,
+      seq: row.item_seq,
+      side: row.item_side,
+      tokenCount: row.item_token_count,
+      createdAt: iso(row.item_created_ms),
+    })
+  }
+  return found.sort((a, b) => a.seq - b.seq)
 }
 
-/** Items of comma-joined `items.doc` texts, in seq order: one `JSON.parse`, no per-item work. */
-export function parseDocs(docs: string): Item[] {
-  if (docs === '') return []
-  const items = JSON.parse(`[${docs}]`) as Item[]
-  // Usually in order already (or a few sorted runs), which the sort checks in one pass.
-  return items.sort((a, b) => a.seq - b.seq)
+/** What a context needs of a stored item. */
+export function contextItem(item: Item): ContextItem {
+  return { body: itemBody(item), turnId: item.turnId, tokenCount: item.tokenCount }
 }
 
 /** `(id, ord, type, role, body, token_count)` rows for an items insert; `ord` counts from 0. */
@@ -91,7 +120,7 @@ export function itemValues(
     bodies.map(
       (body, index) =>
         sql`(${ids[index]}::text, ${index}::int, ${body.type}::text,
-             ${body.type === 'message' ? body.role : null}::text, ${JSON.stringify(body)}::jsonb,
+             ${body.type === 'message' ? body.role : null}::text, ${JSON.stringify(body)}::text,
              ${counts[index] ?? 0}::int)`,
     ),
     sql`, `,
@@ -99,31 +128,61 @@ export function itemValues(
 }
 
 /**
- * The context of `turnId` (ancestors' items, then its own input) as one `docs` column, for a
- * statement whose WITH RECURSIVE list holds the turn's `chain` (chain.ts): a scalar subquery,
- * or after a lateral join. One index range of `items_chain` per segment — a lateral subquery
- * per segment (`offset 0` keeps the planner from flattening it), because the planner cannot
- * tell how short a recursive walk is and would otherwise hash-join a scan of the whole items
- * table, making a short context cost as much as the table is large — and the stored `Item` JSON of each
- * row joined into one string: the server only copies text (no per-row conversion), the driver
- * decodes one string and `parseDocs` builds every item in one `JSON.parse`. The ranges come out
- * segment by segment, each in seq order; `parseDocs` merges those runs, which costs less than
- * sorting the wide rows in SQL.
+ * The context of `turnId` (ancestors' items, then its own input) as one row of four lists, for a
+ * statement whose WITH RECURSIVE list holds the turn's `chain` (chain.ts): a subquery to select
+ * from or join laterally. One index range of `items_chain` per segment — a lateral subquery per
+ * segment (`offset 0` keeps the planner from flattening it), because the planner cannot tell how
+ * short a recursive walk is and would otherwise hash-join a scan of the whole items table, making
+ * a short context cost as much as the table is large. Each list joins one column of those rows,
+ * in the same row order: the stored bodies (JSON text, copied as they are: no conversion per
+ * row), the turn ids, the token counts and the seqs. `contextItems` parses each list once. A
+ * context item is only what a turn needs (body, turn id, token count): no per-item keys to parse
+ * but the body's own, and a fraction of a whole `Item`'s bytes. The ranges come out segment by
+ * segment, each in seq order; `contextItems` merges those runs, which costs less than sorting the
+ * wide rows in SQL. `when`, if given, is a condition on the statement's other tables under which
+ * the read is needed at all; when false, the items are never read and the lists are null.
  */
-export function contextDocs(turnId: string): SQL {
-  return sql`(select string_agg(x.doc, ',') as docs
+export function contextColumns(turnId: string, when?: SQL): SQL {
+  return sql`(select string_agg(x.body, ',') as bodies, string_agg(x.turn_id, ',') as turn_ids,
+      string_agg(x.token_count::text, ',') as token_counts, string_agg(x.seq::text, ',') as seqs
     from chain cross join lateral (
-      select i.doc from items i where ${ON_CHAIN_ITEMS} and (i.turn_id <> ${turnId} or i.side = 'input')
+      select i.body, i.turn_id, i.token_count, i.seq from items i
+      where ${ON_CHAIN_ITEMS} and (i.turn_id <> ${turnId} or i.side = 'input')
       offset 0
-    ) x)`
+    ) x${when ? sql` where ${when}` : sql``})`
 }
 
-/** The row of `contextDocs`: null when the context is empty. */
-export interface ContextDocs {
-  docs: string | null
+/** The row of `contextColumns`: all null when the context is empty (or not read). */
+export interface ContextColumns {
+  bodies: string | null
+  turn_ids: string | null
+  token_counts: string | null
+  seqs: string | null
 }
 
-/** The items of a `contextDocs` row, in seq order. */
-export function contextItems(row: ContextDocs): Item[] {
-  return row.docs === null ? [] : parseDocs(row.docs)
+/**
+ * The context items of a `contextColumns` row, in seq order. Four `JSON.parse`/`split` calls
+ * whatever the length; turn ids are server-minted (`resp_` and letters and digits), so a comma
+ * separates them unambiguously.
+ */
+export function contextItems(row: ContextColumns): ContextItem[] {
+  if (row.bodies === null || row.turn_ids === null || row.token_counts === null || row.seqs === null)
+    return []
+  const bodies = JSON.parse(`[${row.bodies}]`) as ItemBody[]
+  const turnIds = row.turn_ids.split(',')
+  const counts = JSON.parse(`[${row.token_counts}]`) as number[]
+  const seqs = JSON.parse(`[${row.seqs}]`) as number[]
+  const items: ContextItem[] = new Array(bodies.length)
+  let turnId = ''
+  let sorted = true
+  for (let k = 0; k < bodies.length; k++) {
+    // Items of a turn are neighbours: they share one string instead of a copy each.
+    const id = turnIds[k] ?? ''
+    if (id !== turnId) turnId = id
+    items[k] = { body: bodies[k] as ItemBody, turnId, tokenCount: counts[k] ?? 0 }
+    if (k > 0 && (seqs[k] ?? 0) < (seqs[k - 1] ?? 0)) sorted = false
+  }
+  if (sorted) return items
+  const order = items.map((_, k) => k).sort((a, b) => (seqs[a] ?? 0) - (seqs[b] ?? 0))
+  return order.map((k) => items[k] as ContextItem)
 }

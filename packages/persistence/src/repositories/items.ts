@@ -1,8 +1,8 @@
 import { type Item, type ItemBody, newId } from '@parley/core'
 import { asc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Executor } from '../db.ts'
+import { toItem } from '../mappers.ts'
 import { conversations, items } from '../schema.ts'
-import { parseDocs } from './hot-path.ts'
 
 /** Rows per INSERT: far below Postgres' 65,535 parameters per statement. */
 const INSERT_CHUNK = 1000
@@ -66,15 +66,15 @@ export async function insertItemRows(
   executor: Executor,
   rows: (typeof items.$inferInsert)[],
 ): Promise<Item[]> {
-  const docs: string[] = []
+  const stored: Item[] = []
   for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
     const inserted = await executor
       .insert(items)
       .values(rows.slice(start, start + INSERT_CHUNK))
-      .returning({ doc: items.doc })
-    for (const row of inserted) docs.push(row.doc)
+      .returning()
+    for (const row of inserted) stored.push(toItem(row))
   }
-  return parseDocs(docs.join(','))
+  return stored
 }
 
 export function insertItems(executor: Executor, input: NewItems): Promise<Item[]> {
@@ -103,11 +103,11 @@ export async function insertOutput(
 export async function itemsOfTurns(executor: Executor, turnIds: string[] | SQL): Promise<Item[]> {
   if (Array.isArray(turnIds) && turnIds.length === 0) return []
   const rows = await executor
-    .select({ doc: items.doc })
+    .select()
     .from(items)
     .where(inArray(items.turnId, turnIds))
     .orderBy(asc(items.seq))
-  return parseDocs(rows.map((row) => row.doc).join(','))
+  return rows.map(toItem)
 }
 
 /** A turn's items split by side, each in seq order. */

@@ -2,6 +2,7 @@ import {
   type BranchTurn,
   type ClaimResult,
   type ClaimTurnInput,
+  type ContextItem,
   eventId,
   type FinishTurnInput,
   InputItems,
@@ -37,12 +38,12 @@ import { chainFromHead, chainFromTurn, ON_CHAIN_TURNS, placement } from './chain
 import { ChainCache } from './chain-cache.ts'
 import { checkEvent } from './events.ts'
 import {
-  type ContextDocs,
-  contextDocs,
+  type ContextColumns,
+  contextColumns,
+  contextItem,
   contextItems,
   ITEM_COLUMNS,
   itemValues,
-  parseDocs,
   type RawItem,
   type RawTurn,
   rawItems,
@@ -53,9 +54,9 @@ import { allocateSeqs, insertItems, insertOutput, itemsOfTurns, splitBySide } fr
 
 const RUNNING = ['pending', 'streaming'] as const
 
-/** The input items a claim stored, as comma-joined `items.doc` texts (see `parseDocs`). */
-interface InputDocs {
-  input_docs: string | null
+/** The input items a claim stored: its `ITEM_COLUMNS` rows as one JSON array. */
+interface InputRows {
+  input_rows: RawItem[] | null
 }
 /** Inserts tried when siblings keep taking the chosen place: each loss means one more exists. */
 const PLACEMENT_ATTEMPTS = 3
@@ -238,11 +239,11 @@ export class PgTurnStore implements TurnStore {
           firstSeq,
         })
         if (input.start !== true) return { status: 'claimed', turn: toTurn(row), input: stored }
-        const [docs] = await rawRows<ContextDocs>(
+        const [columns] = await rawRows<ContextColumns>(
           tx,
-          sql`with recursive ${chainFromTurn(input.userId, row.id)} select ${contextDocs(row.id)} as docs`,
+          sql`with recursive ${chainFromTurn(input.userId, row.id)} select x.* from ${contextColumns(row.id)} x`,
         )
-        const context = docs ? contextItems(docs) : stored
+        const context = columns ? contextItems(columns) : stored.map(contextItem)
         this.#chains.started(input.conversationId, row.id, context)
         return { status: 'claimed', turn: toTurn(row), input: stored, context }
       })
@@ -288,8 +289,9 @@ export class PgTurnStore implements TurnStore {
     const place = placement(turnId, sql`target.parent_turn_id`)
     // A started turn's context: its ancestors (the chain of the parent it is claimed under, read
     // from the statement's snapshot, like the parent itself) and then its input, from `i`. When
-    // the parent's chain is kept in memory (chain-cache.ts), the statement skips the read (the
-    // CASE never runs the subquery) and says so by the parent it returns.
+    // the parent's chain is kept in memory (chain-cache.ts), the statement skips the read (its
+    // condition on the parent is false, so the items are never scanned) and says so by the
+    // parent it returns.
     const ancestors =
       !input.start || (parentTurnId === null && !input.fromHead)
         ? null
@@ -297,12 +299,13 @@ export class PgTurnStore implements TurnStore {
           ? chainFromTurn(userId, parentTurnId)
           : chainFromHead(userId, conversationId)
     const kept = !ancestors ? undefined : this.#keptParent(conversationId, parentTurnId)
-    const ancestorDocs = !ancestors
-      ? sql`null::text`
-      : kept
-        ? sql`case when t.parent_turn_id = ${kept.turnId}::text then null else ${contextDocs(turnId)} end`
-        : contextDocs(turnId)
-    const rows = await preparedRows<RawTurn & InputDocs & ContextDocs>(
+    const ancestorColumns = !ancestors
+      ? sql``
+      : sql` left join lateral ${contextColumns(
+          turnId,
+          kept ? sql`t.parent_turn_id is distinct from ${kept.turnId}::text` : undefined,
+        )} ctx on true`
+    const rows = await preparedRows<RawTurn & InputRows & Partial<ContextColumns>>(
       this.db,
       sql`with recursive ${ancestors ?? sql``}${ancestors ? sql`, ` : sql``}target as (
             select ${parent} as parent_turn_id from conversations c
@@ -332,22 +335,27 @@ export class PgTurnStore implements TurnStore {
               as v(id, ord, type, role, body, token_count)
             returning ${ITEM_COLUMNS}
           )
-          select t.*, (select string_agg(i.item_doc, ',') from i) as input_docs, ${ancestorDocs} as docs
-          from t`,
+          select t.*, (select json_agg(i) from i) as input_rows${ancestors ? sql`, ctx.*` : sql``}
+          from t${ancestorColumns}`,
     )
     const first = rows[0]
     if (!first) return null
-    const stored = first.input_docs === null ? [] : parseDocs(first.input_docs)
+    const stored = rawItems(first.input_rows ?? [])
     const turn = rawTurn(first)
     if (!input.start) return { status: 'claimed', turn, input: stored }
-    let before: Item[]
+    let before: ContextItem[]
     if (kept && turn.parentTurnId === kept.turnId) {
       before = kept.items
     } else {
-      before = contextItems(first)
+      before = contextItems({
+        bodies: first.bodies ?? null,
+        turn_ids: first.turn_ids ?? null,
+        token_counts: first.token_counts ?? null,
+        seqs: first.seqs ?? null,
+      })
       if (turn.parentTurnId !== null) this.#chains.read(conversationId, turn.parentTurnId, before)
     }
-    const context = [...before, ...stored]
+    const context = [...before, ...stored.map(contextItem)]
     this.#chains.started(conversationId, turn.id, context)
     return { status: 'claimed', turn, input: stored, context }
   }
@@ -356,7 +364,7 @@ export class PgTurnStore implements TurnStore {
   #keptParent(
     conversationId: string,
     parentTurnId: string | null,
-  ): { turnId: string; items: Item[] } | undefined {
+  ): { turnId: string; items: ContextItem[] } | undefined {
     if (parentTurnId === null) return this.#chains.latestOf(conversationId)
     const items = this.#chains.chainOf(parentTurnId)
     return items ? { turnId: parentTurnId, items } : undefined
@@ -396,20 +404,20 @@ export class PgTurnStore implements TurnStore {
     })
   }
 
-  startStreaming(userId: string, turnId: string, leaseMs: number): Promise<Item[] | null> {
+  startStreaming(userId: string, turnId: string, leaseMs: number): Promise<ContextItem[] | null> {
     return guarded(async () => {
       if (!isId('user', userId) || !isId('resp', turnId)) return null
       const lease = leaseUntil(leaseMs)
       // One statement: the status change and the context read share a round trip. The chain
       // reads the turn as it was before the update, which changes neither segment nor depth.
-      const [row] = await preparedRows<ContextDocs>(
+      const [row] = await preparedRows<ContextColumns>(
         this.db,
         sql`with recursive m as (
               update turns set status = 'streaming', lease_expires_at = ${lease}
               where id = ${turnId} and user_id = ${userId} and status = 'pending'
               returning id
             ), ${chainFromTurn(userId, turnId)}
-            select x.docs from m cross join lateral ${contextDocs(turnId)} x`,
+            select x.* from m cross join lateral ${contextColumns(turnId)} x`,
       )
       return row ? contextItems(row) : null
     })
@@ -543,7 +551,7 @@ export class PgTurnStore implements TurnStore {
           input: stored.filter((item) => item.side === 'input'),
           output: stored.filter((item) => item.side === 'output'),
         }
-        this.#chains.finished(turnId, ended.output)
+        this.#chains.finished(turnId, ended.output.map(contextItem))
         return ended
       }
 
@@ -662,17 +670,17 @@ export class PgTurnStore implements TurnStore {
     return swept
   }
 
-  context(userId: string, turnId: string): Promise<Item[]> {
+  context(userId: string, turnId: string): Promise<ContextItem[]> {
     return guarded(async () => {
       if (!isId('user', userId) || !isId('resp', turnId)) return []
       // One statement whatever the chain length: the walk takes a step per branch point, and the
       // items are read by one (segment_id, turn_depth) index range per segment. They are ordered
       // here rather than in SQL: sorting thousands of wide rows spills to disk at the default
       // work_mem, sorting numbers in JS is cheap.
-      const [row] = await preparedRows<ContextDocs>(
+      const [row] = await preparedRows<ContextColumns>(
         this.db,
         sql`with recursive ${chainFromTurn(userId, turnId)}
-            select ${contextDocs(turnId)} as docs`,
+            select x.* from ${contextColumns(turnId)} x`,
       )
       return row ? contextItems(row) : []
     })
