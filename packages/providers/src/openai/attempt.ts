@@ -2,6 +2,7 @@ import { UpstreamError } from '@parley/core'
 import OpenAI from 'openai'
 import { abortErrorOf, normalizeUpstreamError, type StreamPhase } from '../errors.ts'
 import { type RetryPolicy, retryPolicy } from '../retry.ts'
+import { createHttpFetch } from './http-fetch.ts'
 
 /** Options shared by both OpenAI adapters. */
 export interface OpenAIAdapterOptions {
@@ -40,6 +41,7 @@ export function resolveOpenAIOptions(
       maxRetries: 0,
       // The SDK logs unparsable chunks verbatim; upstream bodies stay out of our logs.
       logLevel: 'off',
+      fetch: createHttpFetch(),
     })
   return {
     client,
