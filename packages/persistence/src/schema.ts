@@ -166,9 +166,13 @@ export const items = pgTable(
 export const turnEvents = pgTable(
   'turn_events',
   {
-    turnId: text('turn_id')
-      .notNull()
-      .references(() => turns.id, { onDelete: 'cascade' }),
+    /**
+     * The turn's id, without a foreign key: only a turn's own statements append to its log (its
+     * claim, start and finish, each in the statement that also touches the turn's row), turns are
+     * never deleted, and the log is pruned by age. A key would check every event row — a turn's
+     * finish appends a few dozen — against `turns` once more.
+     */
+    turnId: text('turn_id').notNull(),
     seq: integer('seq').notNull(),
     /** The whole TurnEvent as delivered (id, turnId, seq included). */
     event: jsonb('event').notNull(),

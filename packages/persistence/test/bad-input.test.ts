@@ -113,6 +113,11 @@ describe.each(DRIVERS)('bad input on %s', (driver) => {
       expect(await reasonOf(s.conversations.create(id, {}))).toBe('not_found')
     }
     expect(await reasonOf(s.events.append([textEvent('resp_unknownunknown', 1)]))).toBe('not_found')
+    // A batch that also names an unknown turn is refused whole: the known turn's event stays out.
+    expect(
+      await reasonOf(s.events.append([textEvent(turnId, 900), textEvent('resp_unknownunknown', 2)])),
+    ).toBe('not_found')
+    expect((await s.events.readAfter(turnId, 899)).map((event) => event.seq)).toEqual([])
     expect(await reasonOf(s.events.append([textEvent('x', 1)]))).toBe('validation')
   })
 

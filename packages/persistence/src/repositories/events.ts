@@ -8,7 +8,7 @@ import {
 } from '@parley/core'
 import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
 import { type Executor, preparedRows } from '../db.ts'
-import { FOREIGN_KEY_VIOLATION, guarded, sqlState } from '../errors.ts'
+import { guarded } from '../errors.ts'
 import { turnEvents, turns } from '../schema.ts'
 import { isId } from '../validate.ts'
 
@@ -37,21 +37,24 @@ export class PgEventLog implements EventLog {
   append(events: TurnEvent[]): Promise<void> {
     return guarded(async () => {
       const texts = events.map(checkEvent)
-      try {
-        // One statement text whatever the batch size (so it is prepared once), one JSON
-        // parameter holding the batch: the events are already serialized for the size check.
-        for (let start = 0; start < texts.length; start += APPEND_CHUNK) {
-          const batch = `[${texts.slice(start, start + APPEND_CHUNK).join(',')}]`
-          await preparedRows(
-            this.db,
-            sql`insert into turn_events (turn_id, seq, event)
-                select e->>'turnId', (e->>'seq')::int, e from jsonb_array_elements(${batch}::jsonb) as e
-                on conflict do nothing`,
-          )
-        }
-      } catch (error) {
-        if (sqlState(error) === FOREIGN_KEY_VIOLATION) throw new NotFoundError('turn')
-        throw error
+      // One statement text whatever the batch size (so it is prepared once), one JSON
+      // parameter holding the batch: the events are already serialized for the size check.
+      // The log has no foreign key (see schema.ts): a batch naming a turn that does not exist
+      // is refused whole here instead.
+      for (let start = 0; start < texts.length; start += APPEND_CHUNK) {
+        const batch = `[${texts.slice(start, start + APPEND_CHUNK).join(',')}]`
+        const [row] = await preparedRows<{ unknown: boolean }>(
+          this.db,
+          sql`with e as (select x, x->>'turnId' as turn_id from jsonb_array_elements(${batch}::jsonb) as x),
+              unknown as (select 1 from e where not exists (select 1 from turns t where t.id = e.turn_id)),
+              ins as (
+                insert into turn_events (turn_id, seq, event)
+                select e.turn_id, (e.x->>'seq')::int, e.x from e where not exists (select 1 from unknown)
+                on conflict do nothing
+              )
+              select exists (select 1 from unknown) as unknown`,
+        )
+        if (row?.unknown) throw new NotFoundError('turn')
       }
     })
   }
