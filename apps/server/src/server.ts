@@ -21,7 +21,6 @@ import { WebSocketServer } from 'ws'
 import { Authenticator, bearerToken } from './auth.ts'
 import { resolveConfig, type ServerConfig } from './config.ts'
 import { readUtf8Body } from './http/body.ts'
-import { coalesceWrites } from './http/coalesce.ts'
 import { serveStatic } from './http/static.ts'
 import { UserLimits } from './limits/index.ts'
 import { createLogger } from './log.ts'
@@ -292,9 +291,6 @@ export async function createParleyServer(
           )
         }
         Object.assign(req, { body: body.text === '' ? undefined : body.text })
-      } else {
-        // A GET is a query or an SSE subscription, whose events go out in small writes.
-        coalesceWrites(res)
       }
       return trpc(req, res)
     }

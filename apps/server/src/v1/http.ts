@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readUtf8Body } from '../http/body.ts'
-import { coalesceWrites } from '../http/coalesce.ts'
 import { V1Error } from './errors.ts'
 import type { WireStreamEvent } from './wire.ts'
 
@@ -70,7 +69,6 @@ export class SseWriter {
       'x-accel-buffering': 'no',
     })
     res.flushHeaders()
-    coalesceWrites(res)
     // Comment frames keep idle proxies from closing a stream while a tool or the model thinks.
     this.keepAlive = setInterval(() => this.write(': keepalive\n\n'), keepAliveMs)
     this.keepAlive.unref()
