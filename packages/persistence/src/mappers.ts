@@ -38,8 +38,14 @@ export function toTurn(row: TurnRow): Turn {
   }
 }
 
+/** The columns of an item row that make its `Item`. */
+export type ItemFields = Pick<
+  ItemRow,
+  'id' | 'conversationId' | 'turnId' | 'seq' | 'side' | 'tokenCount' | 'createdAt' | 'body'
+>
+
 /** The `Item` of a row: its body's fields, then its own. */
-export function toItem(row: ItemRow): Item {
+export function toItem(row: ItemFields): Item {
   return {
     ...row.body,
     id: row.id,

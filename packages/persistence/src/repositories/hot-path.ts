@@ -10,6 +10,7 @@ import {
   type Usage,
 } from '@parley/core'
 import { type SQL, sql } from 'drizzle-orm'
+import { toItem } from '../mappers.ts'
 import { ON_CHAIN_ITEMS } from './chain.ts'
 
 /**
@@ -91,16 +92,18 @@ export function rawItems(rows: readonly RawItem[]): Item[] {
   const found: Item[] = []
   for (const row of rows) {
     if (row.item_id === null) continue
-    found.push({
-      ...(JSON.parse(row.item_body) as ItemBody),
-      id: row.item_id,
-      conversationId: row.item_conversation_id,
-      turnId: row.item_turn_id,
-      seq: row.item_seq,
-      side: row.item_side,
-      tokenCount: row.item_token_count,
-      createdAt: iso(row.item_created_ms),
-    })
+    found.push(
+      toItem({
+        body: JSON.parse(row.item_body) as ItemBody,
+        id: row.item_id,
+        conversationId: row.item_conversation_id,
+        turnId: row.item_turn_id,
+        seq: row.item_seq,
+        side: row.item_side,
+        tokenCount: row.item_token_count,
+        createdAt: new Date(row.item_created_ms),
+      }),
+    )
   }
   return found.sort((a, b) => a.seq - b.seq)
 }
@@ -161,13 +164,13 @@ export interface ContextColumns {
 }
 
 /**
- * The context items of a `contextColumns` row, in seq order. Four `JSON.parse`/`split` calls
+ * The context items of a `contextColumns` row (none when its lists are null, or were not
+ * selected), in seq order. Four `JSON.parse`/`split` calls
  * whatever the length; turn ids are server-minted (`resp_` and letters and digits), so a comma
  * separates them unambiguously.
  */
-export function contextItems(row: ContextColumns): ContextItem[] {
-  if (row.bodies === null || row.turn_ids === null || row.token_counts === null || row.seqs === null)
-    return []
+export function contextItems(row: Partial<ContextColumns>): ContextItem[] {
+  if (row.bodies == null || row.turn_ids == null || row.token_counts == null || row.seqs == null) return []
   const bodies = JSON.parse(`[${row.bodies}]`) as ItemBody[]
   const turnIds = row.turn_ids.split(',')
   const counts = JSON.parse(`[${row.token_counts}]`) as number[]

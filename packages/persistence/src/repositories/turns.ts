@@ -347,12 +347,7 @@ export class PgTurnStore implements TurnStore {
     if (kept && turn.parentTurnId === kept.turnId) {
       before = kept.items
     } else {
-      before = contextItems({
-        bodies: first.bodies ?? null,
-        turn_ids: first.turn_ids ?? null,
-        token_counts: first.token_counts ?? null,
-        seqs: first.seqs ?? null,
-      })
+      before = contextItems(first)
       if (turn.parentTurnId !== null) this.#chains.read(conversationId, turn.parentTurnId, before)
     }
     const context = [...before, ...stored.map(contextItem)]
