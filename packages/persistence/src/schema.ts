@@ -13,6 +13,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core'
+import { decodeBody, encodeBody } from './item-body.ts'
 
 // Millisecond precision everywhere: timestamps round-trip through JS Dates and through
 // keyset cursors, which would silently skip rows if Postgres kept microseconds.
@@ -122,15 +123,16 @@ export const turns = pgTable(
 )
 
 /**
- * An item's body as JSON text (what `JSON.stringify` writes), not `jsonb`: a context read joins
- * the bodies of its rows into one JSON array as they are stored, with no conversion per row
- * (printing `jsonb` as text costs more than the rest of the read), and the body is stored once.
- * Nothing queries inside a body; it is validated on the way in.
+ * An item's body as text, not `jsonb`: a context read joins the bodies of its rows as they are
+ * stored, with no conversion per row (printing `jsonb` as text costs more than the rest of the
+ * read), and the body is stored once. A message of one plain text part is stored in a short form,
+ * anything else as JSON text (`item-body.ts`). Nothing queries inside a body; it is validated on
+ * the way in.
  */
 const itemBodyText = customType<{ data: ItemBody; driverData: string }>({
   dataType: () => 'text',
-  toDriver: (body) => JSON.stringify(body),
-  fromDriver: (text) => JSON.parse(text) as ItemBody,
+  toDriver: encodeBody,
+  fromDriver: decodeBody,
 })
 
 export const items = pgTable(
@@ -148,7 +150,7 @@ export const items = pgTable(
     type: text('type').$type<ItemBody['type']>().notNull(),
     /** Role of message items; null for calls, outputs and reasoning. */
     role: text('role'),
-    /** The item's content: the body fields of `Item`, as JSON text. */
+    /** The item's content: the body fields of `Item`, stored as `encodeBody` writes it. */
     body: itemBodyText('body').notNull(),
     /** The owning turn's `segment_id` and `depth`: a context is read by ranges of these. */
     segmentId: text('segment_id').notNull(),

@@ -11,6 +11,7 @@ import {
 import { sql } from 'drizzle-orm'
 import { inject } from 'vitest'
 import { rawRows } from '../src/db.ts'
+import { decodeBody } from '../src/item-body.ts'
 import { createStores, type PersistentStores } from '../src/index.ts'
 import { createDatabase } from '../src/testing/index.ts'
 
@@ -200,7 +201,7 @@ export async function storedItems(stores: PersistentStores): Promise<Item[]> {
         from items order by conversation_id, seq`,
   )
   return rows.map((row) => ({
-    ...(JSON.parse(row.body) as ItemBody),
+    ...decodeBody(row.body),
     id: row.id,
     conversationId: row.conversation_id,
     turnId: row.turn_id,

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { rawRows } from '../src/db.ts'
+import { encodeBody } from '../src/item-body.ts'
 import { createStores, type PersistentStores, PgTurnStore } from '../src/index.ts'
 import { createDatabase } from '../src/testing/index.ts'
 import { assistant, claimInput, DRIVERS, type DriverName, storedItems, usage } from './harness.ts'
@@ -50,10 +51,13 @@ const BODIES: ItemBody[] = [
       { type: 'refusal', refusal: 'no 🙅' },
     ],
   },
+  // Plain text messages, stored in the short form: text that looks like JSON, commas, no text.
+  userText('plain, {"a":[1]} "quoted" é 中文 🚀'),
+  { type: 'message', role: 'developer', status: 'completed', content: [{ type: 'input_text', text: '' }] },
 ]
-const INPUT_COUNTS = [1, 2, 3, 4, 5, 6]
-const OUTPUT: ItemBody[] = [...BODIES.slice(1), assistant(`done ${AWKWARD}`)]
-const OUTPUT_COUNTS = [7, 8, 9, 10, 11, 0]
+const INPUT_COUNTS = [1, 2, 3, 4, 5, 6, 7, 8]
+const OUTPUT: ItemBody[] = [...BODIES.slice(1), assistant(`done ${AWKWARD}`), assistant('done, plainly')]
+const OUTPUT_COUNTS = [9, 10, 11, 12, 13, 14, 15, 0, 16]
 
 /** Stores whose sessions run in `SESSION_ZONE`, and how to close them. */
 async function openZoned(driver: DriverName): Promise<{ stores: PersistentStores; close(): Promise<void> }> {
@@ -114,7 +118,7 @@ describe.each(DRIVERS)('item bodies on %s', (driver) => {
     return { first, finished }
   }
 
-  it('stores each body as the JSON text of what was written, and hands out the items its rows make, whichever path inserted them', async () => {
+  it('stores each body as encodeBody writes it (short form or JSON), and hands out the items its rows make, whichever path inserted them', async () => {
     const [zone] = await stores()
       .db.execute('show timezone')
       .then((result) => (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows))
@@ -172,8 +176,8 @@ describe.each(DRIVERS)('item bodies on %s', (driver) => {
     const stored = await storedItems(stores())
     const expected = [conversation.id, fork?.id, imported.conversation.id]
     expect(new Set(stored.map((item) => item.conversationId))).toEqual(new Set(expected))
-    // 6 + 6 claimed and finished, 1 + 1 + 1 claimed, appended and swept, 8 forked, 2 imported.
-    expect(stored).toHaveLength(25)
+    // 8 + 9 claimed and finished, 1 + 1 + 1 claimed, appended and swept, 10 forked, 2 imported.
+    expect(stored).toHaveLength(32)
     expect(stored.map((item) => item.createdAt)).toContain('2024-02-29T23:59:59.999Z')
     const byId = new Map(stored.map((item) => [item.id, item]))
     const handedOut = [...first.input, ...finished.input, ...finished.output, ...second.input, ...appended]
@@ -189,15 +193,16 @@ describe.each(DRIVERS)('item bodies on %s', (driver) => {
         createdAt: first.turn.createdAt,
       })),
     )
-    // The stored text is the body as validated, as JSON.stringify writes it: nothing to convert on
-    // the way out.
+    // The stored text is the body as validated, in the short form when it is a plain text message
+    // without U+0001, else as JSON.stringify writes it.
     const texts = await rawRows<{ body: string }>(
       stores().db,
       sql`select body from items where turn_id = ${first.turn.id} order by seq`,
     )
     expect(texts.map((row) => row.body)).toEqual(
-      [...BODIES, ...OUTPUT].map((body) => JSON.stringify(ItemBody.parse(body))),
+      [...BODIES, ...OUTPUT].map((body) => encodeBody(ItemBody.parse(body))),
     )
+    expect(texts.map((row) => row.body.charAt(0)).join('')).toBe('{{{{{{ud{{{{{ud{A')
   })
 
   it('a context read gives exactly the bodies, turn ids and token counts written, on every path', async () => {

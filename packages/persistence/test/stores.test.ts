@@ -85,7 +85,11 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
     it('lists newest first with a cursor and a case-insensitive literal search', async () => {
       const user = await newUser()
       const titles = ['Alpha', 'beta', 'ALPHABET', 'gamma', '100% sure', 'a_b']
-      for (const title of titles) await stores().conversations.create(user.id, { title })
+      for (const title of titles) {
+        await stores().conversations.create(user.id, { title })
+        // Newest first is by time to the millisecond: two made in the same one tie, in id order.
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      }
       const seen: string[] = []
       let cursor: string | undefined
       do {

@@ -10,6 +10,7 @@ import {
   type Usage,
 } from '@parley/core'
 import { type SQL, sql } from 'drizzle-orm'
+import { BODY_SEPARATOR, decodeBody, encodeBody } from '../item-body.ts'
 import { toItem } from '../mappers.ts'
 import { ON_CHAIN_ITEMS } from './chain.ts'
 
@@ -61,7 +62,7 @@ export interface RawItem {
   item_side: 'input' | 'output'
   item_token_count: number
   item_created_ms: number
-  /** The body's JSON text (`items.body`). */
+  /** The body as stored (`items.body`, see `item-body.ts`). */
   item_body: string
 }
 
@@ -94,7 +95,7 @@ export function rawItems(rows: readonly RawItem[]): Item[] {
     if (row.item_id === null) continue
     found.push(
       toItem({
-        body: JSON.parse(row.item_body) as ItemBody,
+        body: decodeBody(row.item_body),
         id: row.item_id,
         conversationId: row.item_conversation_id,
         turnId: row.item_turn_id,
@@ -123,7 +124,7 @@ export function itemValues(
     bodies.map(
       (body, index) =>
         sql`(${ids[index]}::text, ${index}::int, ${body.type}::text,
-             ${body.type === 'message' ? body.role : null}::text, ${JSON.stringify(body)}::text,
+             ${body.type === 'message' ? body.role : null}::text, ${encodeBody(body)}::text,
              ${counts[index] ?? 0}::int)`,
     ),
     sql`, `,
@@ -137,16 +138,16 @@ export function itemValues(
  * segment (`offset 0` keeps the planner from flattening it), because the planner cannot tell how
  * short a recursive walk is and would otherwise hash-join a scan of the whole items table, making
  * a short context cost as much as the table is large. Each list joins one column of those rows,
- * in the same row order: the stored bodies (JSON text, copied as they are: no conversion per
- * row), the turn ids, the token counts and the seqs. `contextItems` parses each list once. A
- * context item is only what a turn needs (body, turn id, token count): no per-item keys to parse
- * but the body's own, and a fraction of a whole `Item`'s bytes. The ranges come out segment by
- * segment, each in seq order; `contextItems` merges those runs, which costs less than sorting the
- * wide rows in SQL. `when`, if given, is a condition on the statement's other tables under which
- * the read is needed at all; when false, the items are never read and the lists are null.
+ * in the same row order: the stored bodies (copied as they are, joined by U+0001, which no stored
+ * body contains: see `item-body.ts`), the turn ids, the token counts and the seqs. `contextItems`
+ * cuts each list apart once. A context item is only what a turn needs (body, turn id, token
+ * count): a fraction of a whole `Item`'s bytes. The ranges come out segment by segment, each in
+ * seq order; `contextItems` merges those runs, which costs less than sorting the wide rows in
+ * SQL. `when`, if given, is a condition on the statement's other tables under which the read is
+ * needed at all; when false, the items are never read and the lists are null.
  */
 export function contextColumns(turnId: string, when?: SQL): SQL {
-  return sql`(select string_agg(x.body, ',') as bodies, string_agg(x.turn_id, ',') as turn_ids,
+  return sql`(select string_agg(x.body, chr(1)) as bodies, string_agg(x.turn_id, ',') as turn_ids,
       string_agg(x.token_count::text, ',') as token_counts, string_agg(x.seq::text, ',') as seqs
     from chain cross join lateral (
       select i.body, i.turn_id, i.token_count, i.seq from items i
@@ -165,13 +166,13 @@ export interface ContextColumns {
 
 /**
  * The context items of a `contextColumns` row (none when its lists are null, or were not
- * selected), in seq order. Four `JSON.parse`/`split` calls
- * whatever the length; turn ids are server-minted (`resp_` and letters and digits), so a comma
- * separates them unambiguously.
+ * selected), in seq order. One `split` or `JSON.parse` per list whatever the length, then each
+ * body decoded (most without a JSON parse); turn ids are server-minted (`resp_` and letters and
+ * digits), so a comma separates them unambiguously.
  */
 export function contextItems(row: Partial<ContextColumns>): ContextItem[] {
   if (row.bodies == null || row.turn_ids == null || row.token_counts == null || row.seqs == null) return []
-  const bodies = JSON.parse(`[${row.bodies}]`) as ItemBody[]
+  const bodies = row.bodies.split(BODY_SEPARATOR)
   const turnIds = row.turn_ids.split(',')
   const counts = JSON.parse(`[${row.token_counts}]`) as number[]
   const seqs = JSON.parse(`[${row.seqs}]`) as number[]
@@ -182,7 +183,7 @@ export function contextItems(row: Partial<ContextColumns>): ContextItem[] {
     // Items of a turn are neighbours: they share one string instead of a copy each.
     const id = turnIds[k] ?? ''
     if (id !== turnId) turnId = id
-    items[k] = { body: bodies[k] as ItemBody, turnId, tokenCount: counts[k] ?? 0 }
+    items[k] = { body: decodeBody(bodies[k] ?? ''), turnId, tokenCount: counts[k] ?? 0 }
     if (k > 0 && (seqs[k] ?? 0) < (seqs[k - 1] ?? 0)) sorted = false
   }
   if (sorted) return items
