@@ -3,7 +3,7 @@ import { TRPCClientError } from '@trpc/client'
 import { initTRPC, tracked } from '@trpc/server'
 import { createHTTPServer } from '@trpc/server/adapters/standalone'
 import { applyWSSHandler } from '@trpc/server/adapters/ws'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { WebSocketServer } from 'ws'
 import {
   createParleyClient,
@@ -43,26 +43,38 @@ const router = t.router({
   failing: t.procedure.query(() => {
     throw new Error('boom')
   }),
+  health: t.router({ check: t.procedure.query(() => ({ ok: true })) }),
+  ticks: t.procedure.subscription(async function* () {
+    yield 'tick'
+  }),
 })
 
+/** The stand-in router over HTTP, WebSocket and SSE on a free port. */
+async function standIn(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHTTPServer({ router, basePath: '/trpc/' })
+  const wss = new WebSocketServer({ server, path: '/trpc' })
+  applyWSSHandler({ wss, router })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const client of wss.clients) client.terminate()
+      wss.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
 describe.each(['ws', 'sse'] as const)('streamTurn (%s)', (transport) => {
-  let server: ReturnType<typeof createHTTPServer>
-  let wss: WebSocketServer
+  let server: Awaited<ReturnType<typeof standIn>>
   let url: string
 
   beforeAll(async () => {
-    server = createHTTPServer({ router, basePath: '/trpc/' })
-    wss = new WebSocketServer({ server, path: '/trpc' })
-    applyWSSHandler({ wss, router })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    server = await standIn()
+    url = server.url
   })
-  afterAll(async () => {
-    for (const client of wss.clients) client.terminate()
-    wss.close()
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
+  afterAll(() => server.close())
 
   it('resubscribes after an early end with the last seen id and drops what it already has', async () => {
     subscriptions.length = 0
@@ -79,6 +91,43 @@ describe.each(['ws', 'sse'] as const)('streamTurn (%s)', (transport) => {
       expect(result).toMatchObject({ turnId: TURN, lastEventId: `${TURN}:10` })
       expect(subscriptions.map((s) => s.lastEventId)).toEqual([null, `${TURN}:4`])
     } finally {
+      client.close()
+    }
+  })
+})
+
+describe('the client links', () => {
+  let server: Awaited<ReturnType<typeof standIn>>
+  beforeAll(async () => {
+    server = await standIn()
+  })
+  afterAll(() => server.close())
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('send a subscription (WebSocket) and a batched query (HTTP) on the next turn of the event loop, not after a timer', async () => {
+    // tRPC's wsLink and httpBatchLink gather the requests of one tick by waiting before they
+    // send; unpatched they wait for a timer (`setTimeout(0)`, at least 1 ms in Node, on every
+    // request). With timers stopped, such a request would never leave.
+    const client = createParleyClient({ url: server.url, transport: 'ws' })
+    // The stand-in router has procedures the real one does not.
+    const standInClient = client as unknown as {
+      ticks: { subscribe(input: undefined, handlers: { onData(value: string): void }): unknown }
+    }
+    const tick = () =>
+      new Promise<string>((resolve) => standInClient.ticks.subscribe(undefined, { onData: resolve }))
+    try {
+      expect(await tick()).toBe('tick')
+      vi.useFakeTimers({ toFake: ['setTimeout'] })
+      const [ticked, checks] = await Promise.all([
+        tick(),
+        Promise.all([client.health.check.query(), client.health.check.query()]),
+      ])
+      expect(ticked).toBe('tick')
+      expect(checks).toEqual([{ ok: true }, { ok: true }])
+    } finally {
+      vi.useRealTimers()
       client.close()
     }
   })

@@ -64,7 +64,9 @@ export function decodeBody(stored: string): ItemBody {
     type: 'message',
     role: form.role,
     content: [
-      form.part === 'input_text' ? { type: 'input_text', text } : { type: 'output_text', text, annotations: [] },
+      form.part === 'input_text'
+        ? { type: 'input_text', text }
+        : { type: 'output_text', text, annotations: [] },
     ],
     status: 'completed',
   }

@@ -11,8 +11,8 @@ import {
 import { sql } from 'drizzle-orm'
 import { inject } from 'vitest'
 import { rawRows } from '../src/db.ts'
-import { decodeBody } from '../src/item-body.ts'
 import { createStores, type PersistentStores } from '../src/index.ts'
+import { decodeBody } from '../src/item-body.ts'
 import { createDatabase } from '../src/testing/index.ts'
 
 export interface Harness {

@@ -1,11 +1,13 @@
-import { type ItemBody, Role } from '@parley/core'
+import { type ItemBody, type MessageItemBody, Role } from '@parley/core'
 import { describe, expect, it } from 'vitest'
 import { BODY_SEPARATOR, decodeBody, encodeBody } from '../src/item-body.ts'
 
-const message = (role: Role, part: 'input_text' | 'output_text', text: string): ItemBody => ({
+const message = (role: Role, part: 'input_text' | 'output_text', text: string): MessageItemBody => ({
   type: 'message',
   role,
-  content: [part === 'input_text' ? { type: 'input_text', text } : { type: 'output_text', text, annotations: [] }],
+  content: [
+    part === 'input_text' ? { type: 'input_text', text } : { type: 'output_text', text, annotations: [] },
+  ],
   status: 'completed',
 })
 
@@ -35,11 +37,14 @@ describe('stored item bodies', () => {
     const others: ItemBody[] = [
       message('user', 'input_text', `has the separator ${BODY_SEPARATOR} inside`),
       { ...plain, status: 'incomplete' },
-      { ...plain, content: [...(plain.type === 'message' ? plain.content : []), { type: 'input_text', text: 'y' }] },
-      { ...plain, content: [{ type: 'output_text', text: 'cited', annotations: [{ type: 'url_citation' }] }] },
+      { ...plain, content: [...plain.content, { type: 'input_text', text: 'y' }] },
+      {
+        ...plain,
+        content: [{ type: 'output_text', text: 'cited', annotations: [{ type: 'url_citation' }] }],
+      },
       { ...plain, content: [{ type: 'refusal', refusal: 'no' }] },
       { ...plain, content: [{ type: 'input_image', image_url: 'data:,', detail: 'auto' }] },
-      { ...plain, id: 'msg_1' } as ItemBody,
+      { ...plain, id: 'msg_1' } as MessageItemBody,
       { type: 'function_call', call_id: 'c', name: 'clock', arguments: '{}', status: 'completed' },
       { type: 'reasoning', summary: [], encrypted_content: null },
     ]

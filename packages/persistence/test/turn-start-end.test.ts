@@ -42,6 +42,47 @@ describe.each(DRIVERS)('turns started by their claim and ended with their events
     ...(completedAt ? { completedAt } : {}),
   })
 
+  it("a started claim says its parent's upstream response id, when the parent completed with one", async () => {
+    const conversation = await stores().conversations.create(userId, {})
+    const claimUnder = async (parentTurnId: string | null, start: boolean, fromHead = false) => {
+      const claim = await stores().turns.claim(
+        claimInput(userId, conversation.id, {
+          parentTurnId,
+          ...(fromHead ? { parentFromHead: true } : {}),
+          start,
+          input: [userText('next')],
+        }),
+      )
+      if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+      return claim
+    }
+    const root = await claimUnder(null, true)
+    // A root has no parent to continue from.
+    expect(root.parentUpstreamResponseId).toBeNull()
+    await stores().turns.finish(root.turn.id, { ...finishInput([]), upstreamResponseId: 'up_root' })
+
+    const child = await claimUnder(root.turn.id, true)
+    expect(child.parentUpstreamResponseId).toBe('up_root')
+    await stores().turns.finish(child.turn.id, {
+      ...finishInput([]),
+      status: 'failed',
+      error: { reason: 'provider_error', message: 'no' },
+      upstreamResponseId: 'up_failed',
+    })
+    // A failed parent is no state to continue from; the head (the failed child) is the parent.
+    expect((await claimUnder(null, true, true)).parentUpstreamResponseId).toBeNull()
+  })
+
+  it('a claim not started says nothing of its parent', async () => {
+    const conversation = await stores().conversations.create(userId, {})
+    const first = await completeTurn(stores(), userId, conversation.id, null, 'one')
+    const claim = await stores().turns.claim(
+      claimInput(userId, conversation.id, { parentTurnId: first, input: [userText('two')] }),
+    )
+    if (claim.status !== 'claimed') throw new Error(`expected claimed, got ${claim.status}`)
+    expect(claim.parentUpstreamResponseId).toBeUndefined()
+  })
+
   it('a claim after the head is streaming at once and carries the same context a read gives', async () => {
     const conversation = await stores().conversations.create(userId, {})
     const empty = await stores().turns.claim(

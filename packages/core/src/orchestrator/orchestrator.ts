@@ -295,7 +295,7 @@ export class Orchestrator implements TurnService {
     })
     switch (result.status) {
       case 'claimed':
-        this.#dispatch(request.userId, result.turn, result.context ?? null)
+        this.#dispatch(request.userId, result.turn, result.context ?? null, result.parentUpstreamResponseId)
         return { turn: result.turn, replayed: false }
       case 'in_flight':
       case 'completed':
@@ -322,8 +322,14 @@ export class Orchestrator implements TurnService {
   /**
    * Runs the turn in the background: send returns without waiting for it. `context` is the
    * context the claim started the turn with; null when the store only claimed it (`pending`).
+   * `parentUpstreamResponseId`: what the claim said of the parent's upstream response id.
    */
-  #dispatch(userId: string, turn: Turn, context: ContextItem[] | null): void {
+  #dispatch(
+    userId: string,
+    turn: Turn,
+    context: ContextItem[] | null,
+    parentUpstreamResponseId?: string | null,
+  ): void {
     const run = new TurnRun(
       {
         stores: this.#stores,
@@ -340,6 +346,7 @@ export class Orchestrator implements TurnService {
       userId,
       turn,
       context,
+      parentUpstreamResponseId,
     )
     this.#running.set(turn.id, run)
     run.done

@@ -112,17 +112,27 @@ export class TurnRun {
    * the same statement as the end of the turn, then `item.completed` goes out.
    */
   #final: OpenMessage | null = null
+  /** The parent's upstream response id, when the claim read it. */
+  #parentUpstreamId: string | null | undefined
 
   /**
    * `started`: the context of a turn its claim already started (`streaming`); null for a
-   * `pending` turn, which the run starts itself.
+   * `pending` turn, which the run starts itself. `parentUpstreamResponseId`: the parent's upstream
+   * response id as the claim read it (null: none to continue from); undefined: read it when needed.
    */
-  constructor(deps: RunDeps, userId: string, turn: Turn, started: ContextItem[] | null = null) {
+  constructor(
+    deps: RunDeps,
+    userId: string,
+    turn: Turn,
+    started: ContextItem[] | null = null,
+    parentUpstreamResponseId?: string | null,
+  ) {
     this.#deps = deps
     this.userId = userId
     this.turnId = turn.id
     this.#turn = turn
     this.#stored = started
+    this.#parentUpstreamId = parentUpstreamResponseId
     this.#startedAt = deps.clock.now().getTime()
     this.writer = new TurnEventWriter(turn.id, deps.stores.events, deps.bus, deps.batch, (err) =>
       deps.log({
@@ -291,13 +301,20 @@ export class TurnRun {
 
     let continuation: ProviderRequest['continuation']
     if (provider.capabilities.nativeState && turn.parentTurnId) {
-      const parent = await stores.turns.get(this.userId, turn.parentTurnId)
-      if (parent?.turn.status === 'completed' && parent.turn.upstreamResponseId) {
+      const previousResponseId = await this.#parentUpstreamResponseId(turn.parentTurnId)
+      if (previousResponseId) {
         const own = stored.filter((item) => item.turnId === turn.id).map((item) => item.body)
-        continuation = { previousResponseId: parent.turn.upstreamResponseId, newInput: own }
+        continuation = { previousResponseId, newInput: own }
       }
     }
     return { items, continuation }
+  }
+
+  /** The upstream response id of a parent that completed with one: from the claim, else read. */
+  async #parentUpstreamResponseId(parentTurnId: string): Promise<string | null> {
+    if (this.#parentUpstreamId !== undefined) return this.#parentUpstreamId
+    const parent = await this.#deps.stores.turns.get(this.userId, parentTurnId)
+    return parent?.turn.status === 'completed' ? parent.turn.upstreamResponseId : null
   }
 
   /** One provider call: streams text, stores items as they complete, returns the tool calls. */

@@ -116,9 +116,17 @@ export interface ClaimTurnInput {
 export type ClaimResult =
   /**
    * This call won: the new turn (`pending`, or `streaming` with `start`) and its stored input
-   * items; with `start`, also its context (ancestors' items, oldest first, then its input).
+   * items; with `start`, also its context (ancestors' items, oldest first, then its input), and
+   * may say the parent's upstream response id (null: the parent did not complete with one;
+   * absent: not read, ask `get`).
    */
-  | { status: 'claimed'; turn: Turn; input: Item[]; context?: ContextItem[] }
+  | {
+      status: 'claimed'
+      turn: Turn
+      input: Item[]
+      context?: ContextItem[]
+      parentUpstreamResponseId?: string | null
+    }
   /** The requestId is already claimed and its turn is still pending or streaming. */
   | { status: 'in_flight'; turn: Turn }
   /** The requestId's turn reached a terminal status: replay it. */

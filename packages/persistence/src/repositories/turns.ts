@@ -305,10 +305,20 @@ export class PgTurnStore implements TurnStore {
           turnId,
           kept ? sql`t.parent_turn_id is distinct from ${kept.turnId}::text` : undefined,
         )} ctx on true`
-    const rows = await preparedRows<RawTurn & InputRows & Partial<ContextColumns>>(
+    // A started turn under a parent also learns the parent's upstream response id (when it
+    // completed with one): a provider with native state continues from it, with no read of its own.
+    const parentUpstream = input.start && (parentTurnId !== null || input.fromHead)
+    const rows = await preparedRows<
+      RawTurn & InputRows & Partial<ContextColumns> & { parent_upstream_id?: string | null }
+    >(
       this.db,
       sql`with recursive ${ancestors ?? sql``}${ancestors ? sql`, ` : sql``}target as (
-            select ${parent} as parent_turn_id from conversations c
+            select ${parent} as parent_turn_id${
+              parentUpstream
+                ? sql`, (select p.upstream_response_id from turns p
+                    where p.id = ${parent} and p.status = 'completed') as parent_upstream_id`
+                : sql``
+            } from conversations c
             where c.id = ${conversationId} and c.user_id = ${userId} and c.deleted_at is null ${parentCheck}
           ), t as (
             insert into turns (id, user_id, conversation_id, parent_turn_id, segment_id, depth, request_id,
@@ -335,7 +345,9 @@ export class PgTurnStore implements TurnStore {
               as v(id, ord, type, role, body, token_count)
             returning ${ITEM_COLUMNS}
           )
-          select t.*, (select json_agg(i) from i) as input_rows${ancestors ? sql`, ctx.*` : sql``}
+          select t.*, (select json_agg(i) from i) as input_rows${ancestors ? sql`, ctx.*` : sql``}${
+            parentUpstream ? sql`, (select parent_upstream_id from target) as parent_upstream_id` : sql``
+          }
           from t${ancestorColumns}`,
     )
     const first = rows[0]
@@ -343,6 +355,7 @@ export class PgTurnStore implements TurnStore {
     const stored = rawItems(first.input_rows ?? [])
     const turn = rawTurn(first)
     if (!input.start) return { status: 'claimed', turn, input: stored }
+    const parentUpstreamResponseId = first.parent_upstream_id ?? null
     let before: ContextItem[]
     if (kept && turn.parentTurnId === kept.turnId) {
       before = kept.items
@@ -352,7 +365,7 @@ export class PgTurnStore implements TurnStore {
     }
     const context = [...before, ...stored.map(contextItem)]
     this.#chains.started(conversationId, turn.id, context)
-    return { status: 'claimed', turn, input: stored, context }
+    return { status: 'claimed', turn, input: stored, context, parentUpstreamResponseId }
   }
 
   /** The kept chain of the parent a claim names, or of the conversation's latest turn (after the head). */
