@@ -3,7 +3,7 @@ import { TRPCClientError } from '@trpc/client'
 import { initTRPC, tracked } from '@trpc/server'
 import { createHTTPServer } from '@trpc/server/adapters/standalone'
 import { applyWSSHandler } from '@trpc/server/adapters/ws'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { WebSocketServer } from 'ws'
 import {
   createParleyClient,
@@ -102,9 +102,6 @@ describe('the client links', () => {
     server = await standIn()
   })
   afterAll(() => server.close())
-  afterEach(() => {
-    vi.useRealTimers()
-  })
 
   it('send a subscription (WebSocket) and a batched query (HTTP) on the next turn of the event loop, not after a timer', async () => {
     // tRPC's wsLink and httpBatchLink gather the requests of one tick by waiting before they
