@@ -15,23 +15,19 @@ export const BODY_SEPARATOR = '\u0001'
 
 type TextPartType = 'input_text' | 'output_text'
 
-const CODES: Record<`${Role}:${TextPartType}`, string> = {
-  'user:input_text': 'u',
-  'system:input_text': 's',
-  'developer:input_text': 'd',
-  'assistant:input_text': 'a',
-  'user:output_text': 'U',
-  'system:output_text': 'S',
-  'developer:output_text': 'D',
-  'assistant:output_text': 'A',
+/** The short form's first character: the message's role and the type of its one text part. */
+const FORMS: Record<string, { role: Role; part: TextPartType }> = {
+  u: { role: 'user', part: 'input_text' },
+  s: { role: 'system', part: 'input_text' },
+  d: { role: 'developer', part: 'input_text' },
+  a: { role: 'assistant', part: 'input_text' },
+  U: { role: 'user', part: 'output_text' },
+  S: { role: 'system', part: 'output_text' },
+  D: { role: 'developer', part: 'output_text' },
+  A: { role: 'assistant', part: 'output_text' },
 }
 
-const FORMS = new Map<string, { role: Role; part: TextPartType }>(
-  Object.entries(CODES).map(([key, code]) => {
-    const [role, part] = key.split(':') as [Role, TextPartType]
-    return [code, { role, part }]
-  }),
-)
+const CODES = new Map(Object.entries(FORMS).map(([code, { role, part }]) => [`${role}:${part}`, code]))
 
 /** The short form of a body, when it rebuilds that body exactly; else null. */
 function shortForm(body: ItemBody): string | null {
@@ -46,7 +42,7 @@ function shortForm(body: ItemBody): string | null {
     return null
   }
   if (part.text.includes(BODY_SEPARATOR)) return null
-  return `${CODES[`${body.role}:${part.type}`]}${part.text}`
+  return `${CODES.get(`${body.role}:${part.type}`)}${part.text}`
 }
 
 /** The stored text of a body. */
@@ -57,7 +53,7 @@ export function encodeBody(body: ItemBody): string {
 /** The body of a stored text (either form). */
 export function decodeBody(stored: string): ItemBody {
   if (stored.charCodeAt(0) === 0x7b) return JSON.parse(stored) as ItemBody
-  const form = FORMS.get(stored.charAt(0))
+  const form = FORMS[stored.charAt(0)]
   if (!form) throw new Error('unreadable stored item body')
   const text = stored.slice(1)
   return {

@@ -305,20 +305,12 @@ export class PgTurnStore implements TurnStore {
           turnId,
           kept ? sql`t.parent_turn_id is distinct from ${kept.turnId}::text` : undefined,
         )} ctx on true`
-    // A started turn under a parent also learns the parent's upstream response id (when it
-    // completed with one): a provider with native state continues from it, with no read of its own.
-    const parentUpstream = input.start && (parentTurnId !== null || input.fromHead)
     const rows = await preparedRows<
       RawTurn & InputRows & Partial<ContextColumns> & { parent_upstream_id?: string | null }
     >(
       this.db,
       sql`with recursive ${ancestors ?? sql``}${ancestors ? sql`, ` : sql``}target as (
-            select ${parent} as parent_turn_id${
-              parentUpstream
-                ? sql`, (select p.upstream_response_id from turns p
-                    where p.id = ${parent} and p.status = 'completed') as parent_upstream_id`
-                : sql``
-            } from conversations c
+            select ${parent} as parent_turn_id from conversations c
             where c.id = ${conversationId} and c.user_id = ${userId} and c.deleted_at is null ${parentCheck}
           ), t as (
             insert into turns (id, user_id, conversation_id, parent_turn_id, segment_id, depth, request_id,
@@ -346,7 +338,12 @@ export class PgTurnStore implements TurnStore {
             returning ${ITEM_COLUMNS}
           )
           select t.*, (select json_agg(i) from i) as input_rows${ancestors ? sql`, ctx.*` : sql``}${
-            parentUpstream ? sql`, (select parent_upstream_id from target) as parent_upstream_id` : sql``
+            // A started turn also learns its parent's upstream response id (when the parent
+            // completed with one): a provider with native state continues from it, no read of its own.
+            input.start
+              ? sql`, (select p.upstream_response_id from turns p
+                  where p.id = t.parent_turn_id and p.status = 'completed') as parent_upstream_id`
+              : sql``
           }
           from t${ancestorColumns}`,
     )
