@@ -273,6 +273,10 @@ export async function createParleyServer(
     }
     if (path === IMPORT_PATH) return trpcImports(req, res)
     if (path.startsWith('/trpc/')) {
+      // tRPC calls `res.flush()`, where there is one, after each chunk of a streamed body. Node's
+      // `write` holds a chunk until the end of the tick: flushing sends each SSE event when it
+      // is written, not with the last one of a burst handled in the same tick.
+      Object.assign(res, { flush: () => res.uncork() })
       if (req.method === 'POST') {
         // Read here so that bytes that are not UTF-8 are refused, not decoded into U+FFFD;
         // tRPC takes a body that is already read from `req.body`.

@@ -97,7 +97,11 @@ export class SseWriter {
 
   private write(frame: string): Promise<void> {
     if (this.closed) return Promise.resolve()
-    if (this.res.write(frame)) return Promise.resolve()
+    const accepted = this.res.write(frame)
+    // `write` holds a chunk until the end of the tick: without this, a burst of events handled
+    // in one tick would leave together, the first one waiting for the last.
+    this.res.uncork()
+    if (accepted) return Promise.resolve()
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done)
