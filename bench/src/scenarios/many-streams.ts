@@ -30,15 +30,17 @@ async function countEventWrites(url: string) {
     create sequence if not exists bench_event_log_writes;
     create or replace function bench_count_event_write() returns trigger language plpgsql as
       $$ begin perform nextval('bench_event_log_writes'); return null; end $$;
-    drop trigger if exists bench_count_event_write on turn_events;
-    create trigger bench_count_event_write after insert on turn_events
+    drop trigger if exists bench_count_event_write on turn_event_batches;
+    create trigger bench_count_event_write after insert on turn_event_batches
       for each statement execute function bench_count_event_write();
   `)
   const read = async () => {
     const [row] = await sql<
       { last_value: string; is_called: boolean }[]
     >`select last_value, is_called from bench_event_log_writes`
-    const [rows] = await sql<{ n: string }[]>`select count(*)::text as n from turn_events`
+    const [rows] = await sql<
+      { n: string }[]
+    >`select coalesce(sum(last_seq - first_seq + 1), 0)::text as n from turn_event_batches`
     return { statements: row?.is_called ? Number(row.last_value) : 0, rows: Number(rows?.n ?? 0) }
   }
   return { read, close: () => sql.end({ timeout: 5 }) }

@@ -165,22 +165,28 @@ export const items = pgTable(
   ],
 )
 
-export const turnEvents = pgTable(
-  'turn_events',
+/**
+ * The event log: one row per appended batch, not per event (a finish appends a few dozen events,
+ * a long reply a few hundred). A batch is retried whole after an unclear failure, possibly with
+ * later events added, so batches of a turn may overlap; the copies of a seq are the same event,
+ * and readers keep the first (batches in `first_seq`, `last_seq` order, events in seq order).
+ */
+export const turnEventBatches = pgTable(
+  'turn_event_batches',
   {
     /**
      * The turn's id, without a foreign key: only a turn's own statements append to its log (its
      * claim, start and finish, each in the statement that also touches the turn's row), turns are
-     * never deleted, and the log is pruned by age. A key would check every event row — a turn's
-     * finish appends a few dozen — against `turns` once more.
+     * never deleted, and the log is pruned by age.
      */
     turnId: text('turn_id').notNull(),
-    seq: integer('seq').notNull(),
-    /** The whole TurnEvent as delivered (id, turnId, seq included). */
-    event: jsonb('event').notNull(),
+    firstSeq: integer('first_seq').notNull(),
+    lastSeq: integer('last_seq').notNull(),
+    /** A JSON array of whole TurnEvents as delivered (id, turnId, seq included), in seq order. */
+    events: text('events').notNull(),
     createdAt: at('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.turnId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.turnId, t.firstSeq, t.lastSeq] })],
 )
 
 export const usageLedger = pgTable(
@@ -211,5 +217,5 @@ export const usageLedger = pgTable(
   ],
 )
 
-export const schema = { users, apiKeys, conversations, turns, items, turnEvents, usageLedger }
+export const schema = { users, apiKeys, conversations, turns, items, turnEventBatches, usageLedger }
 export type Schema = typeof schema

@@ -81,6 +81,16 @@ const OLD_ITEMS = TREE.flatMap(([name], index) =>
   })),
 )
 
+/** Turn A's event log as the old schema stored it: a row per event. */
+const OLD_EVENTS = [1, 2, 3].map((seq) => ({
+  type: 'text.delta',
+  itemId: 'item_backfillA2000',
+  delta: `d${seq} "é" 🚀`,
+  id: `${idOf('A')}:${seq}`,
+  turnId: idOf('A'),
+  seq,
+}))
+
 function oldRows(): SQL[] {
   const user = 'user_backfill0000'
   const conversation = 'conv_backfill0000'
@@ -105,6 +115,12 @@ function oldRows(): SQL[] {
       )
     }
   })
+  // Stored out of order: the batch the migration makes is in seq order all the same.
+  for (const event of [...OLD_EVENTS].reverse()) {
+    statements.push(
+      sql`insert into turn_events (turn_id, seq, event) values (${event.turnId}, ${event.seq}, ${JSON.stringify(event)}::jsonb)`,
+    )
+  }
   return statements
 }
 
@@ -167,6 +183,10 @@ async function expectBackfilled(stores: PersistentStores): Promise<void> {
     expect(context).toEqual(contextByDefinition(turnId, parents, itemsByTurn))
     expect(context.length).toBeGreaterThan(0)
   }
+  // The old event log became one batch per turn, read back the same.
+  expect(await stores.events.readAfter(idOf('A'), 0)).toEqual(OLD_EVENTS)
+  expect(await stores.events.readAfter(idOf('A'), 1)).toEqual(OLD_EVENTS.slice(1))
+  expect(await stores.events.readAfter(idOf('B'), 0)).toEqual([])
   // The current branch ends at H: A, B, D, H.
   const branch = await stores.turns.branch(user, 'conv_backfill0000', { limit: 10 })
   expect(branch.data.map((entry) => entry.turn.id)).toEqual(['A', 'B', 'D', 'H'].map(idOf))
@@ -180,7 +200,7 @@ async function expectBackfilled(stores: PersistentStores): Promise<void> {
   expect(await stores.ready()).toBe(true)
 }
 
-describe('the turn-segments and item-body migrations', () => {
+describe('the turn-segments, item-body and event-batch migrations', () => {
   it('backfills an existing Postgres database', async () => {
     const database = await createDatabase(inject('postgresUrl'))
     const client = postgres(database.url, { max: 1, onnotice: () => {} })

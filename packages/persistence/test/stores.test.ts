@@ -1,5 +1,7 @@
 import { userText } from '@parley/core'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawRows } from '../src/db.ts'
 import {
   assistant,
   claimInput,
@@ -388,6 +390,31 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
   })
 
   describe('event log', () => {
+    it('stores a batch of thousands of events in several rows, all or nothing, and reads it back whole', async () => {
+      const user = await newUser()
+      const conversation = await stores().conversations.create(user.id, {})
+      const claim = await stores().turns.claim(claimInput(user.id, conversation.id))
+      if (claim.status !== 'claimed') throw new Error(claim.status)
+      const id = claim.turn.id
+      const seqs = Array.from({ length: 4_500 }, (_, index) => index + 1)
+      await stores().events.append(seqs.map((seq) => textEvent(id, seq, `d${seq}`)))
+      const rows = await rawRows<{ first_seq: number; last_seq: number }>(
+        stores().db,
+        sql`select first_seq, last_seq from turn_event_batches where turn_id = ${id} order by first_seq`,
+      )
+      expect(rows.map((row) => [row.first_seq, row.last_seq])).toEqual([
+        [1, 2000],
+        [2001, 4000],
+        [4001, 4500],
+      ])
+      const read = await stores().events.readAfter(id, 0)
+      expect(read.map((event) => event.seq)).toEqual(seqs)
+      expect(read.every((event) => event.type === 'text.delta' && event.delta === `d${event.seq}`)).toBe(true)
+      expect((await stores().events.readAfter(id, 1999, 3)).map((event) => event.seq)).toEqual([
+        2000, 2001, 2002,
+      ])
+    })
+
     it('appends batches idempotently, reads after a seq and prunes finished turns', async () => {
       const user = await newUser()
       const conversation = await stores().conversations.create(user.id, {})
@@ -403,9 +430,21 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
         [4, 'd4'],
       ])
       expect((await stores().events.readAfter(id, 0, 2)).map((event) => event.seq)).toEqual([1, 2])
+      // A batch retried after an unclear failure, with a later event added; the same batch again;
+      // a batch given out of order and with a seq twice: every seq once, in order.
+      const retried = [1, 2, 3, 4, 5].map((seq) => textEvent(id, seq, `d${seq}`))
+      await stores().events.append(retried)
+      await stores().events.append(retried)
+      await stores().events.append([textEvent(id, 7, 'd7'), textEvent(id, 6, 'd6'), textEvent(id, 6, 'd6')])
+      const all = await stores().events.readAfter(id, 0)
+      expect(all.map((event) => [event.seq, event.type === 'text.delta' ? event.delta : ''])).toEqual(
+        [1, 2, 3, 4, 5, 6, 7].map((seq) => [seq, `d${seq}`]),
+      )
+      expect((await stores().events.readAfter(id, 4, 2)).map((event) => event.seq)).toEqual([5, 6])
+      expect(await stores().events.readAfter(id, 7)).toEqual([])
       // The turn still runs: pruning leaves its events alone.
       await stores().events.prune(new Date(Date.now() + 60_000))
-      expect(await stores().events.readAfter(id, 0)).toHaveLength(4)
+      expect(await stores().events.readAfter(id, 0)).toHaveLength(7)
       await stores().turns.finish(id, {
         status: 'cancelled',
         output: [],
@@ -417,8 +456,8 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
         truncated: false,
       })
       await stores().events.prune(new Date(Date.now() - 60_000))
-      expect(await stores().events.readAfter(id, 0)).toHaveLength(4)
-      expect(await stores().events.prune(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(4)
+      expect(await stores().events.readAfter(id, 0)).toHaveLength(7)
+      expect(await stores().events.prune(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(7)
       expect(await stores().events.readAfter(id, 0)).toEqual([])
     })
   })

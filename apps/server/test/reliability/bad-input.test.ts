@@ -33,9 +33,14 @@ afterAll(async () => {
 async function rowCounts(): Promise<number[]> {
   const { db } = server.stores
   return Promise.all(
-    [schema.users, schema.apiKeys, schema.conversations, schema.turns, schema.items, schema.turnEvents].map(
-      (table) => db.$count(table),
-    ),
+    [
+      schema.users,
+      schema.apiKeys,
+      schema.conversations,
+      schema.turns,
+      schema.items,
+      schema.turnEventBatches,
+    ].map((table) => db.$count(table)),
   )
 }
 

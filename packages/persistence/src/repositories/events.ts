@@ -6,13 +6,15 @@ import {
   type TurnEvent,
   ValidationError,
 } from '@parley/core'
-import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { and, inArray, lt, sql } from 'drizzle-orm'
 import { type Executor, preparedRows } from '../db.ts'
 import { guarded } from '../errors.ts'
-import { turnEvents, turns } from '../schema.ts'
+import { turnEventBatches, turns } from '../schema.ts'
 import { isId } from '../validate.ts'
 
-const APPEND_CHUNK = 2000
+/** A stored batch holds at most this many events, and this many characters unless one event is larger. */
+const BATCH_EVENTS = 2000
+const BATCH_CHARS = 16_000_000
 const MAX_READ = 10_000
 const MAX_EVENT_CHARS = 4_000_000
 
@@ -37,26 +39,33 @@ export class PgEventLog implements EventLog {
   append(events: TurnEvent[]): Promise<void> {
     return guarded(async () => {
       const texts = events.map(checkEvent)
-      // One statement text whatever the batch size (so it is prepared once), one JSON
-      // parameter holding the batch: the events are already serialized for the size check.
-      // The log has no foreign key (see schema.ts): a batch naming a turn that does not exist
-      // is refused whole here instead.
-      for (let start = 0; start < texts.length; start += APPEND_CHUNK) {
-        const batch = `[${texts.slice(start, start + APPEND_CHUNK).join(',')}]`
-        const [row] = await preparedRows<{ unknown: boolean }>(
-          this.db,
-          sql`with e as (select x, x->>'turnId' as turn_id from jsonb_array_elements(${batch}::jsonb) as x),
-              unknown as (select 1 from e where not exists (select 1 from turns t where t.id = e.turn_id)),
-              ins as (
-                insert into turn_events (turn_id, seq, event)
-                select e.turn_id, (e.x->>'seq')::int, e.x from e where not exists (select 1 from unknown)
-                on conflict do nothing
-              )
-              select exists (select 1 from unknown) as unknown`,
-        )
-        if (row?.unknown) throw new NotFoundError('turn')
-      }
+      const batches = toBatches(events, texts)
+      if (batches.length === 0) return
+      if (batches.length === 1) return this.#appendBatch(this.db, batches[0] as EventBatch)
+      // Several turns or a very large batch: all stored or none.
+      await this.db.transaction(async (tx) => {
+        for (const batch of batches) await this.#appendBatch(tx, batch)
+      })
     })
+  }
+
+  /**
+   * One row. The log has no foreign key (see schema.ts): a batch naming a turn that does not
+   * exist is refused here instead. The same batch appended again is ignored.
+   */
+  async #appendBatch(db: Executor, batch: EventBatch): Promise<void> {
+    const [row] = await preparedRows<{ known: boolean }>(
+      db,
+      sql`with t as (select exists (select 1 from turns where id = ${batch.turnId}) as known),
+          ins as (
+            insert into turn_event_batches (turn_id, first_seq, last_seq, events)
+            select ${batch.turnId}, ${batch.firstSeq}::int, ${batch.lastSeq}::int, ${batch.events}::text
+            from t where t.known
+            on conflict do nothing
+          )
+          select known from t`,
+    )
+    if (!row?.known) throw new NotFoundError('turn')
   }
 
   readAfter(turnId: string, afterSeq: number, limit = MAX_READ): Promise<TurnEvent[]> {
@@ -68,26 +77,30 @@ export class PgEventLog implements EventLog {
         throw new ValidationError([{ path: 'limit', message: 'must be a positive integer' }])
       }
       if (!isId('resp', turnId)) return []
-      const rows = await this.db
-        .select({ event: turnEvents.event })
-        .from(turnEvents)
-        .where(and(eq(turnEvents.turnId, turnId), gt(turnEvents.seq, Math.min(afterSeq, 2_000_000_000))))
-        .orderBy(asc(turnEvents.seq))
-        .limit(Math.min(limit, MAX_READ))
-      return rows.map((row) => row.event as TurnEvent)
+      const rows = await preparedRows<{ events: string }>(
+        this.db,
+        sql`select events from turn_event_batches where turn_id = ${turnId} and last_seq > ${Math.min(afterSeq, 2_000_000_000)}::int
+            order by first_seq, last_seq`,
+      )
+      return eventsAfter(
+        rows.map((row) => row.events),
+        afterSeq,
+        Math.min(limit, MAX_READ),
+      )
     })
   }
 
+  /** Deletes the logs of turns that ended before `before`; answers how many stored events went. */
   prune(before: Date): Promise<number> {
     return guarded(async () => {
       if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
         throw new ValidationError([{ path: 'before', message: 'must be a valid date' }])
       }
       const deleted = await this.db
-        .delete(turnEvents)
+        .delete(turnEventBatches)
         .where(
           inArray(
-            turnEvents.turnId,
+            turnEventBatches.turnId,
             this.db
               .select({ id: turns.id })
               .from(turns)
@@ -99,8 +112,73 @@ export class PgEventLog implements EventLog {
               ),
           ),
         )
-        .returning({ seq: turnEvents.seq })
-      return deleted.length
+        .returning({ firstSeq: turnEventBatches.firstSeq, lastSeq: turnEventBatches.lastSeq })
+      return deleted.reduce((sum, batch) => sum + batch.lastSeq - batch.firstSeq + 1, 0)
     })
   }
+}
+
+export interface EventBatch {
+  turnId: string
+  firstSeq: number
+  lastSeq: number
+  /** The batch's events as one JSON array, in seq order. */
+  events: string
+}
+
+/**
+ * Checked events (and their JSON texts) as stored rows: one per turn, in seq order, with a seq
+ * given twice kept once, cut at BATCH_EVENTS events or BATCH_CHARS characters.
+ */
+export function toBatches(events: TurnEvent[], texts: string[]): EventBatch[] {
+  const byTurn = new Map<string, { seq: number; text: string }[]>()
+  events.forEach((event, index) => {
+    const list = byTurn.get(event.turnId) ?? []
+    if (list.length === 0) byTurn.set(event.turnId, list)
+    list.push({ seq: event.seq, text: texts[index] as string })
+  })
+  const batches: EventBatch[] = []
+  for (const [turnId, list] of byTurn) {
+    list.sort((a, b) => a.seq - b.seq)
+    let chunk: { seq: number; text: string }[] = []
+    let chars = 0
+    const cut = () => {
+      if (chunk.length === 0) return
+      batches.push({
+        turnId,
+        firstSeq: chunk[0]?.seq ?? 0,
+        lastSeq: chunk[chunk.length - 1]?.seq ?? 0,
+        events: `[${chunk.map((entry) => entry.text).join(',')}]`,
+      })
+      chunk = []
+      chars = 0
+    }
+    list.forEach((entry, index) => {
+      if (index > 0 && entry.seq === list[index - 1]?.seq) return
+      if (chunk.length >= BATCH_EVENTS || chars + entry.text.length > BATCH_CHARS) cut()
+      chunk.push(entry)
+      chars += entry.text.length + 1
+    })
+    cut()
+  }
+  return batches
+}
+
+/**
+ * The events after `afterSeq` in stored batches (in `first_seq`, `last_seq` order): in seq
+ * order, each seq once (the first copy stored; a retried batch repeats the same events), at
+ * most `limit`.
+ */
+export function eventsAfter(batches: string[], afterSeq: number, limit: number): TurnEvent[] {
+  const out: TurnEvent[] = []
+  let last = afterSeq
+  for (const batch of batches) {
+    for (const event of JSON.parse(batch) as TurnEvent[]) {
+      if (event.seq <= last) continue
+      out.push(event)
+      last = event.seq
+      if (out.length >= limit) return out
+    }
+  }
+  return out
 }

@@ -32,11 +32,11 @@ import { z } from 'zod'
 import { type Executor, preparedRows, rawRows } from '../db.ts'
 import { guarded } from '../errors.ts'
 import { type TurnRow, toTurn } from '../mappers.ts'
-import { conversations, items, turnEvents, turns, usageLedger } from '../schema.ts'
+import { conversations, items, turnEventBatches, turns, usageLedger } from '../schema.ts'
 import { check, checkInstant, checkItemIds, checkTokenCounts, isId } from '../validate.ts'
 import { chainFromHead, chainFromTurn, ON_CHAIN_TURNS, placement } from './chain.ts'
 import { ChainCache } from './chain-cache.ts'
-import { checkEvent } from './events.ts'
+import { checkEvent, eventsAfter, toBatches } from './events.ts'
 import {
   type ContextColumns,
   contextColumns,
@@ -474,12 +474,14 @@ export class PgTurnStore implements TurnStore {
       const truncated = check('truncated', Flag, input.truncated)
       const completedAt =
         input.completedAt === undefined ? null : checkInstant('completedAt', input.completedAt)
-      const events = (input.events ?? []).map((event, index) => {
+      const events = input.events ?? []
+      const texts = events.map((event, index) => {
         if (event.turnId !== turnId) {
           throw new ValidationError([{ path: `events.${index}`, message: 'must be events of this turn' }])
         }
         return checkEvent(event, index)
       })
+      const batches = toBatches(events, texts)
 
       const ids = output.map((_, index) => itemIds?.[index] ?? newId('item'))
       const itemsCte =
@@ -514,11 +516,16 @@ export class PgTurnStore implements TurnStore {
             )`
       // Appended only when `f` ended the turn: after a sweep got there first, the log is the sweep's.
       const eventsCte =
-        events.length === 0
+        batches.length === 0
           ? sql``
           : sql`, ev as (
-              insert into turn_events (turn_id, seq, event)
-              select f.id, (x->>'seq')::int, x from f cross join jsonb_array_elements(${`[${events.join(',')}]`}::jsonb) as x
+              insert into turn_event_batches (turn_id, first_seq, last_seq, events)
+              select f.id, v.* from f cross join (values ${sql.join(
+                batches.map(
+                  (batch) => sql`(${batch.firstSeq}::int, ${batch.lastSeq}::int, ${batch.events}::text)`,
+                ),
+                sql`, `,
+              )}) as v
               on conflict do nothing
             )`
       // One statement: lock the running turn (a sweep that got there first leaves no row), store
@@ -644,10 +651,13 @@ export class PgTurnStore implements TurnStore {
           .where(and(inArray(items.turnId, ids), eq(items.side, 'output')))
           .orderBy(asc(items.seq))
         const lastSeqs = await tx
-          .select({ turnId: turnEvents.turnId, seq: sql<number>`max(${turnEvents.seq})`.mapWith(Number) })
-          .from(turnEvents)
-          .where(inArray(turnEvents.turnId, ids))
-          .groupBy(turnEvents.turnId)
+          .select({
+            turnId: turnEventBatches.turnId,
+            seq: sql<number>`max(${turnEventBatches.lastSeq})`.mapWith(Number),
+          })
+          .from(turnEventBatches)
+          .where(inArray(turnEventBatches.turnId, ids))
+          .groupBy(turnEventBatches.turnId)
         const lastSeq = new Map(lastSeqs.map((entry) => [entry.turnId, entry.seq]))
         const events = swept.map((row) => {
           const seq = (lastSeq.get(row.id) ?? 0) + 1
@@ -661,8 +671,15 @@ export class PgTurnStore implements TurnStore {
           return { ...body, id: eventId(row.id, seq), turnId: row.id, seq } as TurnEvent
         })
         await tx
-          .insert(turnEvents)
-          .values(events.map((event) => ({ turnId: event.turnId, seq: event.seq, event })))
+          .insert(turnEventBatches)
+          .values(
+            events.map((event) => ({
+              turnId: event.turnId,
+              firstSeq: event.seq,
+              lastSeq: event.seq,
+              events: JSON.stringify([event]),
+            })),
+          )
           .onConflictDoNothing()
         return { turns: swept.map(toTurn), events }
       }),
@@ -794,21 +811,22 @@ function notRunning(turnId: string): ParleyError {
  */
 async function storeStreamedMessages(tx: Executor, swept: TurnRow[]): Promise<void> {
   const rows = await tx
-    .select({ turnId: turnEvents.turnId, event: turnEvents.event })
-    .from(turnEvents)
+    .select({ turnId: turnEventBatches.turnId, events: turnEventBatches.events })
+    .from(turnEventBatches)
     .where(
-      and(
-        inArray(
-          turnEvents.turnId,
-          swept.map((row) => row.id),
-        ),
-        sql`${turnEvents.event}->>'type' in ('item.started', 'text.delta', 'item.completed')`,
+      inArray(
+        turnEventBatches.turnId,
+        swept.map((row) => row.id),
       ),
     )
-    .orderBy(asc(turnEvents.turnId), asc(turnEvents.seq))
+    .orderBy(asc(turnEventBatches.turnId), asc(turnEventBatches.firstSeq), asc(turnEventBatches.lastSeq))
   for (const row of swept) {
     const streamed = unfinishedMessages(
-      rows.filter((entry) => entry.turnId === row.id).map((entry) => entry.event),
+      eventsAfter(
+        rows.filter((entry) => entry.turnId === row.id).map((entry) => entry.events),
+        0,
+        Number.POSITIVE_INFINITY,
+      ),
     )
     if (streamed.length === 0) continue
     // Stored already, only its `item.completed` event was lost with the process: nothing to do.
