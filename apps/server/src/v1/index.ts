@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { RequestId } from '@parley/core'
-import type { V1Deps, V1Request } from './context.ts'
+import { ResponseConversations, type V1Deps, type V1Request } from './context.ts'
 import {
   createConversation,
   createConversationItems,
@@ -90,6 +90,7 @@ function idempotencyKey(req: IncomingMessage): string | null {
  * onto Parley's turns and conversations.
  */
 export function createV1Handler(deps: V1Deps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const responses = new ResponseConversations()
   return async (req, res) => {
     const method = req.method ?? 'GET'
     try {
@@ -102,7 +103,7 @@ export function createV1Handler(deps: V1Deps): (req: IncomingMessage, res: Serve
           code: 'invalid_api_key',
         })
       }
-      const ctx: V1Request = { deps, user, req, res, url, idempotencyKey: idempotencyKey(req) }
+      const ctx: V1Request = { deps, responses, user, req, res, url, idempotencyKey: idempotencyKey(req) }
       await route.handler(ctx, ...route.params)
     } catch (error) {
       const failure = toV1Error(error)

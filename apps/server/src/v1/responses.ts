@@ -10,6 +10,7 @@ import {
   ParleyError,
   type SendInput,
   SendInput as SendInputSchema,
+  type StartedTurn,
   type Turn,
   type TurnWithItems,
   toFieldIssues,
@@ -83,7 +84,17 @@ export async function createResponse(ctx: V1Request): Promise<void> {
   send.conversationId = target.conversationId
   if (target.parentTurnId) send.parentTurnId = target.parentTurnId
 
-  const started = await sendOnce(ctx, send, target)
+  let started: StartedTurn
+  try {
+    started = await sendOnce(ctx, send, target)
+  } catch (error) {
+    // The previous response went away (its conversation was deleted) since it was looked up.
+    if (body.previous_response_id && error instanceof NotFoundError) {
+      throw notFound('response', body.previous_response_id, 'previous_response_id')
+    }
+    throw error
+  }
+  ctx.responses.remember(ctx.user.id, started.turn.id, started.turn.conversationId)
   ctx.deps.log?.({
     level: 'info',
     msg: 'v1 response started',
@@ -113,8 +124,10 @@ async function resolveTarget(ctx: V1Request, body: CreateResponseBody, input: It
   if (body.previous_response_id) {
     // Only its conversation is needed here: the claim itself checks the parent again.
     const id = body.previous_response_id
-    const conversationId = isResponseId(id) ? await stores.turns.conversationOf(userId, id) : null
+    if (!isResponseId(id)) throw notFound('response', id, 'previous_response_id')
+    const conversationId = ctx.responses.get(userId, id) ?? (await stores.turns.conversationOf(userId, id))
     if (!conversationId) throw notFound('response', id, 'previous_response_id')
+    ctx.responses.remember(userId, id, conversationId)
     return { conversationId, parentTurnId: id, created: false }
   }
   if (body.conversation) {

@@ -324,6 +324,27 @@ describe.each(ADAPTERS)('/v1/responses through the %s adapter', (adapter) => {
     expect(v1.upstream.callCount()).toBe(1)
   })
 
+  it('answers a previous response whose conversation was deleted with the same 404, right after using it', async () => {
+    // This instance remembers which conversation each response belongs to; the claim must
+    // still refuse a parent whose conversation is gone.
+    const first = await v1.client.responses.create({ model: 'gpt-fake', input: 'One' })
+    const second = await v1.client.responses.create({
+      model: 'gpt-fake',
+      input: 'Two',
+      previous_response_id: first.id,
+    })
+    const conversationId = second.conversation?.id
+    expect(conversationId).toBe(first.conversation?.id)
+    const calls = v1.upstream.callCount()
+    await v1.client.conversations.delete(conversationId as string)
+    for (const previous of [first.id, second.id]) {
+      await expect(
+        v1.client.responses.create({ model: 'gpt-fake', input: 'Three', previous_response_id: previous }),
+      ).rejects.toMatchObject({ status: 404, code: 'not_found', param: 'previous_response_id' })
+    }
+    expect(v1.upstream.callCount()).toBe(calls)
+  })
+
   it('answers an unknown or foreign previous_response_id with the same 404', async () => {
     const unknown = await v1.fetchV1('/responses', {
       method: 'POST',
