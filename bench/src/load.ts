@@ -87,6 +87,64 @@ export async function runLoad(
   }
 }
 
+export interface InterleavedOptions {
+  /** Measured rounds; a round runs one operation of every path, in order. */
+  rounds: number
+  /** No round starts after this long (measured rounds only). */
+  durationMs: number
+  /** Rounds run (and discarded) first. */
+  warmup: number
+}
+
+export interface InterleavedResult<T> {
+  /** Per path, in the order given: the value of each successful operation. */
+  values: T[][]
+  /** Per path: how long each successful operation took, in milliseconds. */
+  latencies: number[][]
+  errors: number[]
+  errorSamples: string[][]
+  rounds: number
+}
+
+/**
+ * One operation at a time, taking the paths in turn (round after round), so that a machine that
+ * slows down or speeds up during the run does so for every path alike: differences between the
+ * paths (what one adds over another) hold even where the absolute figures drift. `around` runs
+ * just before and after each measured operation, outside its timing.
+ */
+export async function runInterleaved<T>(
+  operations: readonly (() => Promise<T>)[],
+  options: InterleavedOptions,
+  around?: { before?: (path: number) => void; after?: (path: number) => void },
+): Promise<InterleavedResult<T>> {
+  for (let round = 0; round < options.warmup; round++) {
+    for (const operation of operations) await operation().catch(() => undefined)
+  }
+  const values: T[][] = operations.map(() => [])
+  const latencies: number[][] = operations.map(() => [])
+  const errors = operations.map(() => 0)
+  const samples = operations.map(() => new Set<string>())
+  const deadline = performance.now() + options.durationMs
+  let rounds = 0
+  while (rounds < options.rounds && performance.now() < deadline) {
+    rounds += 1
+    for (const [path, operation] of operations.entries()) {
+      around?.before?.(path)
+      const t0 = performance.now()
+      try {
+        const value = await operation()
+        latencies[path]?.push(performance.now() - t0)
+        values[path]?.push(value)
+      } catch (error) {
+        errors[path] = (errors[path] ?? 0) + 1
+        if ((samples[path]?.size ?? 0) < 5) samples[path]?.add(describe(error))
+      }
+      around?.after?.(path)
+    }
+  }
+  return { values, latencies, errors, errorSamples: samples.map((set) => [...set]), rounds }
+}
+
 /** Runs `tasks` with at most `limit` in flight; results keep their order. */
 export async function mapLimit<T, R>(
   items: readonly T[],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mapLimit, runLoad } from '../src/load.ts'
+import { mapLimit, runInterleaved, runLoad } from '../src/load.ts'
 import { renderReport } from '../src/report.ts'
 import { timingOf } from '../src/responses-http.ts'
 import type { ScenarioResult } from '../src/results.ts'
@@ -57,6 +57,42 @@ describe('load generator', () => {
     expect(result.errors).toBeGreaterThan(0)
     expect(result.errors + result.latencies.length).toBe(calls)
     expect(result.errorSamples).toEqual(['Error: boom'])
+  })
+
+  it('interleaves paths round by round, after warm-up rounds, timing each operation apart', async () => {
+    const calls: string[] = []
+    const around: string[] = []
+    const result = await runInterleaved(
+      ['a', 'b', 'c'].map((name) => async () => {
+        calls.push(name)
+        if (name === 'b' && calls.length % 2 === 0) throw new Error('odd b')
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        return name.toUpperCase()
+      }),
+      { rounds: 4, durationMs: 10_000, warmup: 2 },
+      { before: (path) => around.push(`+${path}`), after: (path) => around.push(`-${path}`) },
+    )
+    // Two warm-up rounds, then four measured ones, always a, b, c in that order.
+    expect(calls).toEqual(Array.from({ length: 6 }, () => ['a', 'b', 'c']).flat())
+    expect(result.rounds).toBe(4)
+    expect(around).toEqual(Array.from({ length: 4 }, () => ['+0', '-0', '+1', '-1', '+2', '-2']).flat())
+    expect(result.values[0]).toEqual(['A', 'A', 'A', 'A'])
+    expect(result.values[2]).toEqual(['C', 'C', 'C', 'C'])
+    expect((result.values[1]?.length ?? 0) + (result.errors[1] ?? 0)).toBe(4)
+    expect(result.errors[1]).toBeGreaterThan(0)
+    expect(result.errorSamples[1]).toEqual(['Error: odd b'])
+    expect(result.latencies[0]).toHaveLength(4)
+    for (const ms of result.latencies[0] ?? []) expect(ms).toBeGreaterThanOrEqual(0.5)
+  })
+
+  it('stops interleaving at the time bound', async () => {
+    const result = await runInterleaved([() => new Promise<void>((resolve) => setTimeout(resolve, 5))], {
+      rounds: 1_000_000,
+      durationMs: 50,
+      warmup: 0,
+    })
+    expect(result.rounds).toBeGreaterThan(0)
+    expect(result.rounds).toBeLessThan(100)
   })
 
   it('maps with a limit and keeps the order', async () => {

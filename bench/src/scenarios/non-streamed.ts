@@ -1,6 +1,6 @@
 import type { ParleyClient } from '@parley/client'
 import type { BenchContext, StorageKind } from '../context.ts'
-import { type LoadResult, runLoad } from '../load.ts'
+import { type LoadResult, runInterleaved, runLoad } from '../load.ts'
 import { statelessPath, type TurnPath, trpcPath, v1Path } from '../paths.ts'
 import { cpuMsOf } from '../procs.ts'
 import { ResultBuilder, type Scenario } from '../results.ts'
@@ -54,7 +54,7 @@ export const nonStreamed: Scenario = {
     result.method.push(
       `One turn = one question with one earlier exchange as context. Direct and peer: \`POST /v1/responses\` carrying that context (what a stateless caller sends). Parley \`/v1\`: \`POST /v1/responses\` with \`previous_response_id\` of the worker's first response (Parley resolves the context from its store). Parley tRPC: the typed client's \`streamTurn\` (\`chat.stream\` over WebSocket) on a conversation with one completed turn, branching from it, read to \`turn.completed\` — tRPC's \`chat.send\` returns before the reply, so a whole turn is the subscription.`,
       'Server CPU ms/turn: CPU time (user + system, from /proc) of the process in front of the upstream — the peer, or Parley — during the measured turns, divided by the turns; for direct, the fake upstream itself. A single Node process cannot serve more than 1,000 ÷ that figure turns per second, however many cores the machine has.',
-      `Closed loop: at concurrency c, c workers each send their next turn when the previous one ends; each run lasts ${durationMs / 1000} s or ${fmtInt(maxOperations)} turns (after ${warmup} warm-up turns). Each Parley worker has its own conversation (one writer per conversation) and its own client connection.`,
+      `Concurrency 1: one turn at a time, the paths in turn (one turn of each, round after round, after ${warmup} warm-up rounds), so that a machine that speeds up or slows down during the run does so for every path alike; at most ${fmtInt(maxOperations)} rounds or ${durationMs / 1000} s per path. Higher concurrency: closed loop, one path at a time: c workers each send their next turn when the previous one ends; each run lasts ${durationMs / 1000} s or ${fmtInt(maxOperations)} turns (after ${warmup} warm-up turns). Each Parley worker has its own conversation (one writer per conversation) and its own client connection.`,
     )
     const paths: {
       path: TurnPath | (() => Promise<TurnPath>)
@@ -91,32 +91,85 @@ export const nonStreamed: Scenario = {
       })
     }
 
-    const rows: Row[] = []
+    const ready: { path: TurnPath; pid: number }[] = []
     for (const entry of paths) {
-      let path: TurnPath
       try {
-        path = typeof entry.path === 'function' ? await entry.path() : entry.path
+        const path = typeof entry.path === 'function' ? await entry.path() : entry.path
+        ready.push({ path, pid: await entry.pid() })
       } catch (error) {
         result.skipped(`Parley on ${entry.storage}`, error)
-        continue
       }
-      for (const concurrency of concurrencies) {
+    }
+    const byPath = new Map<string, Row[]>(ready.map(({ path }) => [path.label, []]))
+    const logRow = (r: Row) =>
+      context.log(
+        `${r.path} c=${r.concurrency}: ${r.turnsPerSecond.toFixed(0)} turns/s, p50 ${fmtMs(r.p50)} ms, errors ${r.errors}`,
+      )
+
+    // Concurrency 1: every path's turns interleaved (one of each in turn), so that the added
+    // latency compares turns made under the same machine load. Each path's CPU is summed over
+    // its own turns only.
+    if (concurrencies.includes(1)) {
+      const operations: (() => Promise<void>)[] = []
+      const live: { path: TurnPath; pid: number }[] = []
+      for (const entry of ready) {
+        try {
+          const operation = await entry.path.prepare(1)
+          operations.push(() => operation(0))
+          live.push(entry)
+        } catch (error) {
+          result.skipped(`${entry.path.label} at concurrency 1`, error)
+        }
+      }
+      const cpu = live.map(() => 0)
+      let cpuBefore = 0
+      const run = await runInterleaved(
+        operations,
+        { rounds: maxOperations, durationMs: durationMs * live.length, warmup },
+        {
+          before: (index) => {
+            cpuBefore = cpuMsOf(live[index]?.pid ?? 0)
+          },
+          after: (index) => {
+            cpu[index] = (cpu[index] ?? 0) + cpuMsOf(live[index]?.pid ?? 0) - cpuBefore
+          },
+        },
+      )
+      live.forEach(({ path }, index) => {
+        const latencies = run.latencies[index] ?? []
+        const busyMs = latencies.reduce((sum, ms) => sum + ms, 0)
+        const load: LoadResult = {
+          concurrency: 1,
+          latencies,
+          errors: run.errors[index] ?? 0,
+          errorSamples: run.errorSamples[index] ?? [],
+          elapsedMs: busyMs,
+          throughput: busyMs > 0 ? (latencies.length * 1000) / busyMs : 0,
+        }
+        const r = row(path.label, load, cpu[index] ?? Number.NaN)
+        byPath.get(path.label)?.push(r)
+        logRow(r)
+      })
+    }
+
+    // Higher concurrencies: one path at a time (each saturates the machine on its own).
+    for (const { path, pid } of ready) {
+      for (const concurrency of concurrencies.filter((c) => c !== 1)) {
         try {
           const operation = await path.prepare(concurrency)
-          const pid = await entry.pid()
           let cpuAtStart = Number.NaN
           const load = await runLoad({ concurrency, durationMs, maxOperations, warmup }, operation, () => {
             cpuAtStart = cpuMsOf(pid)
           })
-          rows.push(row(path.label, load, cpuMsOf(pid) - cpuAtStart))
-          context.log(
-            `${path.label} c=${concurrency}: ${load.throughput.toFixed(0)} turns/s, p50 ${fmtMs(rows.at(-1)?.p50)} ms, errors ${load.errors}`,
-          )
+          const r = row(path.label, load, cpuMsOf(pid) - cpuAtStart)
+          byPath.get(path.label)?.push(r)
+          logRow(r)
         } catch (error) {
           result.skipped(`${path.label} at concurrency ${concurrency}`, error)
         }
       }
     }
+    const rows: Row[] = [...byPath.values()].flat()
     result.data['rows'] = rows
 
     const direct = (c: number) => rows.find((r) => r.path === 'direct' && r.concurrency === c)

@@ -1,5 +1,5 @@
 import type { ParleyClient, Transport } from '@parley/client'
-import { runLoad } from '../load.ts'
+import { runInterleaved } from '../load.ts'
 import { type StreamPath, statelessStreamPath, trpcStreamPath, v1StreamPath } from '../paths.ts'
 import type { StreamTiming } from '../responses-http.ts'
 import { ResultBuilder, type Scenario } from '../results.ts'
@@ -22,7 +22,7 @@ export const streaming: Scenario = {
     const { turns, warmup } = context.config.streaming
     const result = new ResultBuilder(this.id, this.title)
     result.method.push(
-      `${turns} streamed turns per path, one at a time (after ${warmup} warm-up turns), each a 20-word reply. Time to first token: from sending the request to the first text delta the client reads. Time per delta: (last delta − first delta) / (deltas − 1) within one stream. "Added" is the path's p50 minus the direct p50.`,
+      `${turns} streamed turns per path, one at a time and the paths in turn (one turn of each, round after round, after ${warmup} warm-up rounds: a machine that speeds up or slows down during the run does so for every path alike), each a 20-word reply. Time to first token: from sending the request to the first text delta the client reads. Time per delta: (last delta − first delta) / (deltas − 1) within one stream. "Added" is the path's p50 minus the direct p50.`,
       'Direct and peer: `POST /v1/responses` with `stream: true`. Parley `/v1` SSE: the same with `previous_response_id`. Parley tRPC: `streamTurn` over WebSocket and over SSE (`httpSubscriptionLink`), first `text.delta` event. Parley runs on Postgres.',
     )
     const paths: StreamPath[] = [
@@ -40,34 +40,41 @@ export const streaming: Scenario = {
       result.skipped('Parley', error)
     }
 
-    const rows: Row[] = []
+    // Every path's turns interleaved (one of each in turn), so the added figures compare turns
+    // made under the same machine load.
+    const prepared: { label: string; operation: () => Promise<StreamTiming> }[] = []
     for (const path of paths) {
       try {
         const operation = await path.prepare(1)
-        const timings: StreamTiming[] = []
-        const load = await runLoad(
-          { concurrency: 1, durationMs: 120_000, maxOperations: turns, warmup },
-          async (w) => {
-            timings.push(await operation(w))
-          },
-        )
-        const ttft = summarize(timings.map((t) => t.ttftMs))
-        rows.push({
-          path: path.label,
-          turns: timings.length,
-          ttftP50: ttft.p50,
-          ttftP99: ttft.p99,
-          perDeltaP50: summarize(timings.map((t) => t.perDeltaMs)).p50,
-          totalP50: summarize(timings.map((t) => t.totalMs)).p50,
-          errors: load.errors,
-        })
-        context.log(`${path.label}: ttft p50 ${fmtMs(ttft.p50)} ms, errors ${load.errors}`)
-        if (load.errors > 0)
-          result.notes.push(`${path.label}: ${load.errors} errors, e.g. ${load.errorSamples.join(' / ')}`)
+        prepared.push({ label: path.label, operation: () => operation(0) })
       } catch (error) {
         result.skipped(path.label, error)
       }
     }
+    const run = await runInterleaved(
+      prepared.map((path) => path.operation),
+      { rounds: turns, durationMs: 600_000, warmup },
+    )
+    const rows: Row[] = prepared.map((path, index) => {
+      const timings = run.values[index] ?? []
+      const errors = run.errors[index] ?? 0
+      const ttft = summarize(timings.map((t) => t.ttftMs))
+      context.log(`${path.label}: ttft p50 ${fmtMs(ttft.p50)} ms, errors ${errors}`)
+      if (errors > 0) {
+        result.notes.push(
+          `${path.label}: ${errors} errors, e.g. ${(run.errorSamples[index] ?? []).join(' / ')}`,
+        )
+      }
+      return {
+        path: path.label,
+        turns: timings.length,
+        ttftP50: ttft.p50,
+        ttftP99: ttft.p99,
+        perDeltaP50: summarize(timings.map((t) => t.perDeltaMs)).p50,
+        totalP50: summarize(timings.map((t) => t.totalMs)).p50,
+        errors,
+      }
+    })
     result.data['rows'] = rows
     const direct = rows.find((r) => r.path === 'direct')
     result.tables.push({
