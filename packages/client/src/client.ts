@@ -14,6 +14,7 @@ import {
 import { observable } from '@trpc/server/observable'
 import { EventSource } from 'eventsource'
 import { toParleyClientError } from './errors.ts'
+import { reusingSseFetch } from './sse-fetch.ts'
 
 export type { AppRouter }
 
@@ -85,7 +86,9 @@ export function createParleyClient(options: ParleyClientOptions): ParleyClient {
       // A native EventSource cannot send headers; this one sends the key like every other call.
       EventSource,
       eventSourceOptions: () => ({
-        fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...authHeaders() } }),
+        fetch: reusingSseFetch((input, init) =>
+          fetch(input, { ...init, headers: { ...init?.headers, ...authHeaders() } }),
+        ),
       }),
     })
   }
