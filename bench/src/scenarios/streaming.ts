@@ -126,7 +126,7 @@ export const streaming: Scenario = {
         met: added === null ? null : added <= 2,
         ...(added !== null && added > 2
           ? {
-              note: `over by ${fmtMs(added - 2)} ms. Why: before the first token can leave, Parley claims the request id, stores the input and reads the context (one statement; for /v1 with previous_response_id one more finds the response's conversation), then makes the same upstream call through the openai SDK, and relays each delta through its event stream to the subscriber's transport; each step costs CPU in one Node process shared with the other work of the turn — see docs/performance.md`,
+              note: `over by ${fmtMs(added - 2)} ms. Why: before the first token can leave, Parley claims the request id, stores the input and reads the context (one statement), then makes the same upstream call through the openai SDK, and relays each delta through its event stream to the subscriber's transport; each step costs CPU in one Node process shared with the other work of the turn — see docs/performance.md`,
             }
           : {}),
       })
