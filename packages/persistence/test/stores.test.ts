@@ -390,12 +390,17 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
   })
 
   describe('event log', () => {
-    it('stores a batch of thousands of events in several rows, all or nothing, and reads it back whole', async () => {
+    /** A claimed (running) turn's id. */
+    const runningTurn = async () => {
       const user = await newUser()
       const conversation = await stores().conversations.create(user.id, {})
       const claim = await stores().turns.claim(claimInput(user.id, conversation.id))
       if (claim.status !== 'claimed') throw new Error(claim.status)
-      const id = claim.turn.id
+      return claim.turn.id
+    }
+
+    it('stores a batch of thousands of events in several rows and reads it back whole', async () => {
+      const id = await runningTurn()
       const seqs = Array.from({ length: 4_500 }, (_, index) => index + 1)
       await stores().events.append(seqs.map((seq) => textEvent(id, seq, `d${seq}`)))
       const rows = await rawRows<{ first_seq: number; last_seq: number }>(
@@ -416,11 +421,7 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
     })
 
     it('appends batches idempotently, reads after a seq and prunes finished turns', async () => {
-      const user = await newUser()
-      const conversation = await stores().conversations.create(user.id, {})
-      const claim = await stores().turns.claim(claimInput(user.id, conversation.id))
-      if (claim.status !== 'claimed') throw new Error(claim.status)
-      const id = claim.turn.id
+      const id = await runningTurn()
       await stores().events.append([1, 2, 3].map((seq) => textEvent(id, seq, `d${seq}`)))
       await stores().events.append([textEvent(id, 3, 'dup'), textEvent(id, 4, 'd4')])
       const after = await stores().events.readAfter(id, 1)
