@@ -133,8 +133,11 @@ export interface EventBatch {
 export function toBatches(events: TurnEvent[], texts: string[]): EventBatch[] {
   const byTurn = new Map<string, { seq: number; text: string }[]>()
   events.forEach((event, index) => {
-    const list = byTurn.get(event.turnId) ?? []
-    if (list.length === 0) byTurn.set(event.turnId, list)
+    let list = byTurn.get(event.turnId)
+    if (!list) {
+      list = []
+      byTurn.set(event.turnId, list)
+    }
     list.push({ seq: event.seq, text: texts[index] as string })
   })
   const batches: EventBatch[] = []
@@ -166,8 +169,8 @@ export function toBatches(events: TurnEvent[], texts: string[]): EventBatch[] {
 
 /**
  * The events after `afterSeq` in stored batches (in `first_seq`, `last_seq` order): in seq
- * order, each seq once (the first copy stored; a retried batch repeats the same events), at
- * most `limit`.
+ * order, each seq once (the first copy in that order; a retried batch repeats the same events),
+ * at most `limit`.
  */
 export function eventsAfter(batches: string[], afterSeq: number, limit: number): TurnEvent[] {
   const out: TurnEvent[] = []

@@ -673,12 +673,10 @@ export class PgTurnStore implements TurnStore {
         await tx
           .insert(turnEventBatches)
           .values(
-            events.map((event) => ({
-              turnId: event.turnId,
-              firstSeq: event.seq,
-              lastSeq: event.seq,
-              events: JSON.stringify([event]),
-            })),
+            toBatches(
+              events,
+              events.map((event) => JSON.stringify(event)),
+            ),
           )
           .onConflictDoNothing()
         return { turns: swept.map(toTurn), events }
