@@ -197,7 +197,8 @@ async function waitForEnd(
 ): Promise<{ turn: Turn; output: EventItem[] } | null> {
   const controller = abortOnClose(ctx)
   try {
-    for await (const event of ctx.deps.turns.attach(ctx.user.id, turnId, 0, controller.signal)) {
+    const events = ctx.deps.turns.attach(ctx.user.id, turnId, 0, controller.signal, { endOnly: true })
+    for await (const event of events) {
       if (
         event.type === 'turn.completed' ||
         event.type === 'turn.failed' ||

@@ -257,6 +257,44 @@ describe('subscribers', () => {
   })
 })
 
+describe('waiting for the end only', () => {
+  it('endOnly delivers the terminal event alone: during the run, after it, and from another instance', async () => {
+    // Events stay out of the log until the turn ends: another instance sees them only live.
+    const { orchestrator } = await start(
+      { steps: [textStep(REPLY, { delayMs: 5 })] },
+      { eventBatch: { maxEvents: 1000, maxDelayMs: 10_000 } },
+    )
+    const elsewhere = await start({ steps: [] }, { attachPollMs: 200 })
+    const conversation = await world.conversation()
+    const { turn } = await orchestrator.send(world.userId, {
+      requestId: requestId(),
+      conversationId: conversation.id,
+      input: 'hi',
+    })
+    const everything = collect(orchestrator.attach(world.userId, turn.id, 0))
+    // Attached once the run has published events, none of them in the log yet.
+    for await (const event of orchestrator.attach(world.userId, turn.id, 0)) {
+      if (event.type === 'text.delta') break
+    }
+    const [here, there] = await Promise.all([
+      collect(orchestrator.attach(world.userId, turn.id, 0, undefined, { endOnly: true })),
+      collect(elsewhere.orchestrator.attach(world.userId, turn.id, 0, undefined, { endOnly: true })),
+    ])
+    const terminal = terminalOf(await everything)
+    expect(terminal.type).toBe('turn.completed')
+    expect(terminal.seq).toBeGreaterThan(5)
+    expect(here).toEqual([terminal])
+    expect(there).toEqual([terminal])
+    // After the end: from memory of nothing, the log alone.
+    expect(await collect(orchestrator.attach(world.userId, turn.id, 0, undefined, { endOnly: true }))).toEqual([
+      terminal,
+    ])
+    expect(
+      await collect(elsewhere.orchestrator.attach(world.userId, turn.id, 2, undefined, { endOnly: true })),
+    ).toEqual([terminal])
+  })
+})
+
 describe('finished turns', () => {
   it('a resume after the terminal event ends at once; a pruned log still yields the terminal event', async () => {
     // A clock ahead of the database: the turn finished long enough ago for its log to be final.

@@ -1,6 +1,7 @@
 import type { TurnEvent } from '../contracts/events.ts'
 import type { EditInput, RegenerateInput, SendInput, Turn } from '../contracts/turn.ts'
 import type { TurnWithItems } from '../ports/stores.ts'
+import type { AttachOptions } from './attach.ts'
 
 /**
  * The turn service: what transports (tRPC, `/v1`) call. Implemented by `Orchestrator`.
@@ -22,9 +23,16 @@ export interface TurnService {
   /**
    * The events of a turn with seq > afterSeq: the stored backlog, then live events, with no
    * gap and no duplicate, ending after the terminal event. Ending the iteration (or aborting
-   * `signal`) detaches the subscriber; it never stops the turn.
+   * `signal`) detaches the subscriber; it never stops the turn. With `endOnly`, only the
+   * terminal event is delivered.
    */
-  attach(userId: string, turnId: string, afterSeq: number, signal?: AbortSignal): AsyncIterable<TurnEvent>
+  attach(
+    userId: string,
+    turnId: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+    options?: AttachOptions,
+  ): AsyncIterable<TurnEvent>
   /** Stops the provider call and stores what was produced so far (status `cancelled`). */
   cancel(userId: string, turnId: string): Promise<Turn>
   get(userId: string, turnId: string): Promise<TurnWithItems>

@@ -30,6 +30,16 @@ const GAP_GIVE_UP_MS = 15_000
 /** A terminal turn without a terminal event this long after it finished had its log pruned. */
 const TERMINAL_GRACE_MS = 2000
 
+/** How a subscriber attaches. */
+export interface AttachOptions {
+  /**
+   * Deliver only the terminal event: for a caller that waits for the end of a turn and needs none
+   * of the events before it (a non-streamed `/v1` response). Live events before the end are
+   * dropped as they are published, so they cost the subscriber nothing, and no gap is waited for.
+   */
+  endOnly?: boolean
+}
+
 /**
  * The events of a turn with seq > afterSeq, exactly once each and in order, ending after the
  * terminal event. Subscribes first (buffering live events), then reads the backlog, then
@@ -42,7 +52,9 @@ export async function* attachEvents(
   turnId: string,
   afterSeq: number,
   signal?: AbortSignal,
+  options: AttachOptions = {},
 ): AsyncGenerator<TurnEvent> {
+  const endOnly = options.endOnly === true
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
     throw new ValidationError([{ path: 'afterSeq', message: 'must be a non-negative integer' }])
   }
@@ -59,6 +71,7 @@ export async function* attachEvents(
     resolve?.()
   }
   const unsubscribe = deps.bus.subscribe(turnId, (event) => {
+    if (endOnly && !isTerminalEvent(event)) return
     live.push(event)
     notify()
   })
@@ -105,6 +118,15 @@ export async function* attachEvents(
           live.shift()
           continue
         }
+        if (endOnly) {
+          // Only the end is wanted: the events before it are passed over, and none is waited for.
+          if (!isTerminalEvent(head)) {
+            live.shift()
+            last = head.seq
+            continue
+          }
+          last = head.seq - 1
+        }
         if (head.seq !== last + 1) {
           pendingGap = true
           break
@@ -126,6 +148,7 @@ export async function* attachEvents(
           if (event.seq !== last + 1) break
           last = event.seq
           delivered = true
+          if (endOnly && !isTerminalEvent(event)) continue
           yield event
           if (isTerminalEvent(event)) return
           if (signal?.aborted) return

@@ -18,7 +18,7 @@ import { tokenCounter, warmUpTokenizer } from '../tokens.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
 import { parseInput } from '../validation.ts'
 import type { StartedTurn, TurnService } from './api.ts'
-import { attachEvents } from './attach.ts'
+import { type AttachOptions, attachEvents } from './attach.ts'
 import { DEFAULT_EVENT_BATCH, type EventBatchOptions } from './event-writer.ts'
 import { requestFingerprint } from './fingerprint.ts'
 import { itemBody } from './items.ts'
@@ -181,7 +181,13 @@ export class Orchestrator implements TurnService {
     })
   }
 
-  attach(userId: string, turnId: string, afterSeq: number, signal?: AbortSignal): AsyncIterable<TurnEvent> {
+  attach(
+    userId: string,
+    turnId: string,
+    afterSeq: number,
+    signal?: AbortSignal,
+    options?: AttachOptions,
+  ): AsyncIterable<TurnEvent> {
     return attachEvents(
       {
         stores: this.#stores,
@@ -198,6 +204,7 @@ export class Orchestrator implements TurnService {
       turnId,
       afterSeq,
       signal,
+      options,
     )
   }
 
