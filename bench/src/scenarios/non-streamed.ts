@@ -251,7 +251,7 @@ export const nonStreamed: Scenario = {
         met: added === null ? null : added <= 2,
         ...(added !== null && added > 2
           ? {
-              note: `over by ${fmtMs(added - 2)} ms. Why: a turn costs Parley ${cpu === null ? '–' : fmtMs(cpu)} ms of CPU in its process (the stateless peer: ${fmtMs(peer(low)?.serverCpuMsPerTurn ?? Number.NaN)} ms), spent across the openai SDK's own request and SSE parsing, the tRPC/HTTP layer, validation, and the Postgres round trips of a turn (the claim with its context, and the finish with the last events; a /v1 instance remembers the conversation of the responses it served) — see docs/performance.md`,
+              note: `over by ${fmtMs(added - 2)} ms. Why: a turn costs Parley ${cpu === null ? '–' : fmtMs(cpu)} ms of CPU in its process (the stateless peer: ${fmtMs(peer(low)?.serverCpuMsPerTurn ?? Number.NaN)} ms), spent across the openai SDK's own request and SSE parsing, the tRPC/HTTP layer, validation, and the Postgres round trips of a turn (the claim with its context, and the finish with the last events; a /v1 instance remembers the conversation of the responses it served). The claim must be stored before the model is called and the finish before the answer is given; on this machine each takes about 1 ms of wall time, so the target cannot be met without giving up those promises — see docs/performance.md`,
             }
           : {}),
       })

@@ -285,10 +285,10 @@ describe('waiting for the end only', () => {
     expect(terminal.seq).toBeGreaterThan(5)
     expect(here).toEqual([terminal])
     expect(there).toEqual([terminal])
-    // After the end: from memory of nothing, the log alone.
-    expect(await collect(orchestrator.attach(world.userId, turn.id, 0, undefined, { endOnly: true }))).toEqual([
-      terminal,
-    ])
+    // After the end, both instances read it from the log.
+    expect(
+      await collect(orchestrator.attach(world.userId, turn.id, 0, undefined, { endOnly: true })),
+    ).toEqual([terminal])
     expect(
       await collect(elsewhere.orchestrator.attach(world.userId, turn.id, 2, undefined, { endOnly: true })),
     ).toEqual([terminal])
