@@ -1,4 +1,5 @@
 import type { ParleyClient } from '@parley/client'
+import { shortened } from '@parley/core'
 import type { ParsedArgs } from './args.ts'
 import type { CliConfig } from './config.ts'
 import type { Style } from './style.ts'
@@ -31,5 +32,5 @@ export async function readStdin(stdin: NodeJS.ReadStream): Promise<string> {
 /** A conversation title from the first words of a message. */
 export function titleFrom(text: string): string {
   const line = text.trim().split('\n')[0]!.replace(/\s+/g, ' ')
-  return line.length > 60 ? `${line.slice(0, 59)}…` : line || 'New conversation'
+  return shortened(line, 60) || 'New conversation'
 }

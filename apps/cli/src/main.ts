@@ -91,6 +91,13 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()))
 }
 
+// A reader that stops early (`parley conversations list | head -1`) closes the pipe: the command
+// ends quietly there, as other command-line tools do, instead of dying on the write error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  process.exit(EXIT.ok)
+})
+
 let code: number
 try {
   code = await main(process.argv.slice(2))

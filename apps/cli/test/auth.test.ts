@@ -26,6 +26,14 @@ describe('authentication', () => {
     expect(none.stderr).toMatch(/^parley: .*API key.*\(set --api-key or PARLEY_API_KEY\)\n$/)
     const wrong = await parley(config.path, ['send', 'hi', '--api-key', 'pk_wrong'], { url: server.url })
     expect(wrong.code).toBe(3)
+    // chat checks the key before its first prompt, not at each command.
+    const chat = await parley(config.path, ['chat', '--api-key', 'pk_wrong'], {
+      url: server.url,
+      input: '/list\n',
+    })
+    expect(chat.code).toBe(3)
+    expect(chat.stderr).toMatch(/^parley: .*API key.*\n$/)
+    expect(chat.stdout).toBe('')
   })
 
   it('sends the key from the environment, a flag or the config file', async () => {

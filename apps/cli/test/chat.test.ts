@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, PtySession, parleyJson, type ServerProcess, startServer, tempDir } from './harness.ts'
+import {
+  freePort,
+  PtySession,
+  parley,
+  parleyJson,
+  type ServerProcess,
+  startServer,
+  tempDir,
+} from './harness.ts'
 
 interface ShowJson {
   conversation: { id: string; title: string }
@@ -77,6 +85,25 @@ describe('parley chat in a terminal', () => {
     expect(shown.conversation.title).toBe('First chat')
     expect(shown.turns.map((turn) => turn.status)).toEqual(['completed', 'cancelled'])
   }, 120_000)
+
+  it('takes piped lines in order, none lost while it starts or while a reply streams', async () => {
+    const result = await parley(config.path, ['chat'], {
+      url: server.url,
+      input: 'Piped first [[words:20]]\nPiped second [[words:5]]\n/title Piped chat\n',
+    })
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/Renamed to “Piped chat”\./)
+    const listed = await parleyJson<{ conversations: { id: string; title: string }[] }>(
+      config.path,
+      ['conversations', 'list'],
+      { url: server.url },
+    )
+    const piped = listed.conversations.find((conversation) => conversation.title === 'Piped chat')
+    const shown = await parleyJson<ShowJson>(config.path, ['conversations', 'show', piped?.id ?? ''], {
+      url: server.url,
+    })
+    expect(shown.turns.map((turn) => turn.status)).toEqual(['completed', 'completed'])
+  })
 })
 
 describe('parley chat across a server restart', () => {

@@ -110,7 +110,7 @@ describe('parley import', () => {
     writeFileSync(truncated, JSON.stringify(legacyChatFile(2)).slice(0, 200))
     const broken = await cli(['import', truncated])
     expect(broken.code).toBe(2)
-    expect(broken.stderr).toMatch(/^parley: The file is not valid JSON/)
+    expect(broken.stderr).toMatch(/^parley: The file is not valid JSON: [^(]+\n$/)
     expect((await listAll()).conversations).toHaveLength(before)
   })
 
@@ -173,6 +173,29 @@ describe('parley export', () => {
         output: turn.output.map(strip),
       }))
     expect(bodies(copied.turns)).toEqual(bodies(original.turns))
+  })
+
+  it('exports every conversation of an account larger than one page', async () => {
+    const imported = await json<ImportJson>([
+      'import',
+      writeJson('many.json', legacyChatFile(130, { prefix: 'many' })),
+    ])
+    expect(imported.imported).toBe(130)
+    const total = (await listAll()).conversations.length
+    // An export of all conversations comes 100 to a response.
+    expect(total).toBeGreaterThan(100)
+
+    const out = join(files.path, 'all.json')
+    const exported = await cli(['export', '--output', out])
+    expect(exported.code, exported.stderr).toBe(0)
+    const file = JSON.parse(readFileSync(out, 'utf8')) as { format: string; conversations: { id: string }[] }
+    expect(file.format).toBe('parley')
+    expect(new Set(file.conversations.map((c) => c.id)).size).toBe(total)
+    expect(exported.stderr).toBe(`Exported ${total} conversations to ${out}\n`)
+
+    const markdown = await cli(['export', '--format', 'markdown'])
+    expect(markdown.code).toBe(0)
+    expect(markdown.stdout.match(/^- Conversation: `conv_/gm)).toHaveLength(total)
   })
 
   it('exports one conversation as markdown to stdout', async () => {

@@ -87,6 +87,17 @@ describe('parley send', () => {
     expect(reused.code).toBe(6)
     expect(reused.stderr.trim().split('\n')).toHaveLength(1)
     expect(reused.stderr).toMatch(/^parley: /)
+
+    // The same retry without --conversation would land in a new conversation: it says what to
+    // pass, and leaves no empty conversation behind.
+    const before = await json<{ conversations: unknown[] }>(['conversations', 'list', '--limit', '200'])
+    const lost = await cli(['send', 'Count to three', '--request-id', 'req-retry'])
+    expect(lost.code).toBe(6)
+    expect(lost.stderr).toBe(
+      'parley: this request id was already used; to replay that send, pass its --conversation too\n',
+    )
+    const after = await json<{ conversations: unknown[] }>(['conversations', 'list', '--limit', '200'])
+    expect(after.conversations).toHaveLength(before.conversations.length)
   })
 
   it('reads the message from stdin with - and streams plain text to stdout', async () => {
@@ -198,6 +209,16 @@ describe('exit codes and configuration', () => {
     expect(result.stderr).toBe(
       `parley: cannot reach the Parley server at http://127.0.0.1:${port} (is it running? set --url or PARLEY_URL)\n`,
     )
+  })
+
+  it('ends quietly when the reader of its output goes away (a closed pipe)', async () => {
+    await json(['send', 'Something to list'])
+    const run = spawnParley(config.path, ['conversations', 'list'], { url: server.url })
+    // The reading end closes before the list is written, as `| head -0` would.
+    run.child.stdout.destroy()
+    const result = await run.done
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
   })
 
   it('reads the server from the config file, overridden by env and flags', async () => {

@@ -212,7 +212,7 @@ export async function createParleyServer(
     stores,
     authenticate: (req) => auth.authenticate(bearerToken(req.headers)),
     defaultModel: info.model,
-    log: (entry) => log.info(entry),
+    log: ({ level, msg, ...fields }) => log[level](fields, msg),
   })
   const webRoot = options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot
   const serveWeb = webRoot !== null && existsSync(webRoot)

@@ -92,6 +92,22 @@ describe('HTTP surface', () => {
     const unknown = await fetch(`${server.url}/trpc/nope.nothing`)
     expect(unknown.status).toBe(404)
     expect(await unknown.text()).toContain('"reason":"not_found"')
+
+    // A query sent as POST, a mutation as GET: the method is wrong, nothing failed inside.
+    for (const [method, path] of [
+      ['POST', 'conversations.list'],
+      ['GET', 'chat.send'],
+      ['PUT', 'conversations.list'],
+    ]) {
+      const wrong = await fetch(`${server.url}/trpc/${path}`, {
+        method,
+        ...(method === 'GET' ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }),
+      })
+      expect(wrong.status, `${method} ${path}`).toBe(405)
+      expect(await wrong.json()).toMatchObject({
+        error: { data: { reason: 'method_not_allowed', httpStatus: 405 } },
+      })
+    }
   })
 
   it('serves the web app with an index.html fallback for client routes, and nothing outside it', async () => {

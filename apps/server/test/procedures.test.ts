@@ -153,6 +153,13 @@ describe.each(TRANSPORTS)('every procedure over real sockets (%s)', (transport) 
       'one',
       'You said: one',
     ])
+    // An item that is not in the conversation is named as such, not the conversation.
+    await expect(
+      client.conversations.fork.mutate({ id: conversation.id, atItemId: 'item_aaaaaaaaaaaa' }),
+    ).rejects.toMatchObject({
+      reason: 'not_found',
+      message: `No item 'item_aaaaaaaaaaaa' found in conversation '${conversation.id}'`,
+    })
   })
 
   it('chat.cancel stops a running turn and keeps what was produced', async () => {

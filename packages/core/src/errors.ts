@@ -13,6 +13,7 @@ export type ErrorReason =
   | 'rate_limited'
   | 'too_many_streams'
   | 'payload_too_large'
+  | 'method_not_allowed'
   | 'unavailable'
   | 'cancelled'
   | 'interrupted'

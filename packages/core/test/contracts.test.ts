@@ -7,6 +7,7 @@ import {
   InputItems,
   Item,
   ItemBody,
+  jsonProblem,
   LastEventId,
   LIMITS,
   Metadata,
@@ -15,9 +16,11 @@ import {
   parseInput,
   RegenerateInput,
   SendInput,
+  shortened,
   Turn,
   TurnEvent,
   TurnSettings,
+  textProblem,
   UpdateConversationInput,
   Usage,
   UsageTotal,
@@ -214,6 +217,13 @@ describe('contracts: valid data round-trips', () => {
   })
 })
 
+/** Objects inside objects, the innermost `depth` levels below the outermost. */
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {}
+  for (let level = 0; level < depth; level++) value = { child: value }
+  return value
+}
+
 function fieldOf(schema: z.ZodType, value: unknown): { path: string; message: string } {
   try {
     parseInput(schema, value)
@@ -287,6 +297,30 @@ describe('contracts: bad input is a typed validation error naming the field', ()
       { tools: Array(LIMITS.maxToolsPerRequest + 1).fill({ type: 'function', name: 't' }) },
       'tools',
     ],
+    [
+      'a tool schema nested deeper than the limit',
+      TurnSettings,
+      { tools: [{ type: 'function', name: 't', parameters: nested(LIMITS.maxToolSchemaDepth + 1) }] },
+      'tools.0.parameters',
+    ],
+    [
+      'a NUL in a tool schema',
+      TurnSettings,
+      { tools: [{ type: 'function', name: 't', parameters: { description: 'a\u0000' } }] },
+      'tools.0.parameters',
+    ],
+    [
+      'a NUL in a tool choice',
+      TurnSettings,
+      { toolChoice: { type: 'function', name: 'a\u0000' } },
+      'toolChoice.name',
+    ],
+    [
+      'an image that is not an http(s) or data: URL',
+      ItemBody,
+      { ...message, content: [{ type: 'input_image', image_url: 'file:///etc/passwd' }] },
+      'content.0.image_url',
+    ],
     ['a malformed event id', LastEventId, 'resp_x:abc', ''],
     ['a negative usage', Usage, { ...usage, inputTokens: -1 }, 'inputTokens'],
   ])('%s', (_name, schema, value, path) => {
@@ -299,6 +333,34 @@ describe('contracts: bad input is a typed validation error naming the field', ()
     expect(() => parseInput(SendInput, withText('\u0000'))).toThrow(
       /input\.0\.content\.0\.text: must not contain the NUL/,
     )
+  })
+})
+
+describe('text helpers', () => {
+  it('shortens text with an ellipsis, never between the halves of a surrogate pair', () => {
+    expect(shortened('short', 10)).toBe('short')
+    expect(shortened('abcdefghijk', 10)).toBe('abcdefghi…')
+    expect(shortened('two words here', 5)).toBe('two…')
+    // The emoji's halves sit at the 9th and 10th characters: the cut moves before it.
+    const cut = shortened(`${'a'.repeat(8)}\u{1F600}tail`, 10)
+    expect(cut).toBe(`${'a'.repeat(8)}…`)
+    expect(textProblem(cut)).toBeNull()
+    expect(shortened(`${'a'.repeat(7)}\u{1F600}tail`, 10)).toBe(`${'a'.repeat(7)}\u{1F600}…`)
+  })
+
+  it('bounds the depth of a JSON value', () => {
+    expect(jsonProblem(nested(32))).toBeNull()
+    expect(jsonProblem(nested(33))).toMatch(/nested too deeply \(more than 32 levels\)/)
+    expect(jsonProblem(nested(5), 4)).toMatch(/more than 4 levels/)
+    expect(jsonProblem({ ok: ['fine', { 'a\u0000': 1 }] })).toMatch(/NUL/)
+  })
+
+  it('accepts http, https and data: image URLs', () => {
+    for (const url of ['https://example.com/a.png', 'http://127.0.0.1/a.png', 'data:image/png;base64,AAAA']) {
+      expect(
+        ItemBody.safeParse({ ...message, content: [{ type: 'input_image', image_url: url }] }).success,
+      ).toBe(true)
+    }
   })
 })
 

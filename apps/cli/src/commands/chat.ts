@@ -40,6 +40,8 @@ class ChatSession {
   private conversation: Conversation | null = null
   private running: RunningTurn | null = null
   private waitingForLine: ((line: string | null) => void) | null = null
+  /** Lines that arrived while no prompt waited (typed ahead, or piped in): taken in order. */
+  private readonly typedAhead: string[] = []
   private closed = false
   private readonly rl: Interface
 
@@ -54,8 +56,8 @@ class ChatSession {
     this.rl.on('line', (line) => {
       const resolve = this.waitingForLine
       this.waitingForLine = null
-      // Lines typed while a reply streams are dropped: the prompt comes back when it is done.
-      resolve?.(line)
+      if (resolve) resolve(line)
+      else this.typedAhead.push(line)
     })
     this.rl.on('close', () => {
       this.closed = true
@@ -92,6 +94,8 @@ class ChatSession {
   }
 
   private nextLine(): Promise<string | null> {
+    const ahead = this.typedAhead.shift()
+    if (ahead !== undefined) return Promise.resolve(ahead)
     if (this.closed) return Promise.resolve(null)
     this.rl.prompt()
     return new Promise((resolve) => {
@@ -101,8 +105,11 @@ class ChatSession {
 
   async run(conversationId: string | undefined): Promise<number> {
     const health = await this.ctx.client.health.check.query()
+    // Either call needs a valid key: a wrong one ends the command here, with its exit code.
     if (conversationId) {
       this.conversation = await this.ctx.client.conversations.get.query({ id: conversationId })
+    } else {
+      await this.ctx.client.conversations.list.query({ limit: 1 })
     }
     const style = this.ctx.style
     this.say(
@@ -126,7 +133,7 @@ class ChatSession {
         }
       } catch (error) {
         this.running = null
-        this.say(style.red(toCliError(error, this.ctx.config.url).message))
+        this.ctx.stderr.write(`${this.ctx.errStyle.red(toCliError(error, this.ctx.config.url).message)}\n`)
       }
     }
     this.rl.close()

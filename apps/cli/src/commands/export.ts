@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { joinExportPages } from '@parley/core'
 import { oneOf, stringFlag } from '../args.ts'
 import type { CommandContext } from '../context.ts'
 import { EXIT, UsageError } from '../errors.ts'
@@ -18,18 +19,33 @@ export async function exportCommand(ctx: CommandContext): Promise<number> {
   const format = oneOf(stringFlag(ctx.args, 'format'), ['json', 'markdown'] as const, 'format') ?? 'json'
   const id = stringFlag(ctx.args, 'conversation')
   const output = stringFlag(ctx.args, 'output')
-  const result = await ctx.client.exports.conversation.query({ format, ...(id ? { id } : {}) })
+  // All conversations come a page at a time; the pages make one file.
+  const pages: string[] = []
+  let conversations = 0
+  let cursor: string | null = null
+  do {
+    const page: { content: string; conversations: number; nextCursor: string | null } =
+      await ctx.client.exports.conversation.query({
+        format,
+        ...(id ? { id } : {}),
+        ...(cursor ? { cursor } : {}),
+      })
+    pages.push(page.content)
+    conversations += page.conversations
+    cursor = page.nextCursor
+  } while (cursor)
+  const content = joinExportPages(pages, format)
   if (!output) {
-    ctx.stdout.write(result.content.endsWith('\n') ? result.content : `${result.content}\n`)
+    ctx.stdout.write(content.endsWith('\n') ? content : `${content}\n`)
     return EXIT.ok
   }
   const path = resolve(ctx.config.cwd, output)
   try {
-    writeFileSync(path, result.content)
+    writeFileSync(path, content)
   } catch {
     throw new UsageError(`cannot write ${output}`)
   }
-  const count = `${result.conversations} conversation${result.conversations === 1 ? '' : 's'}`
+  const count = `${conversations} conversation${conversations === 1 ? '' : 's'}`
   ctx.stderr.write(`Exported ${count} to ${output}\n`)
   return EXIT.ok
 }

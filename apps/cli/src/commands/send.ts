@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { isParleyClientError } from '@parley/client'
 import { isTerminal, type StartedTurn, type TurnEvent } from '@parley/core'
 import { stringFlag } from '../args.ts'
 import { type CommandContext, printJson, readStdin, titleFrom } from '../context.ts'
-import { EXIT, UsageError } from '../errors.ts'
+import { CliError, EXIT, UsageError } from '../errors.ts'
 import { type Sink, TurnPrinter } from '../printer.ts'
 import { endOf, followTurn, startTurn, summarize, type TurnSummary } from '../turn.ts'
 
@@ -12,8 +13,8 @@ export const SEND_USAGE = `Usage: parley send TEXT|- [--conversation ID] [--requ
 
 Sends one message and prints the reply as it streams ('-' reads the message from stdin).
 Without --conversation a new conversation is created. --request-id makes a retry safe: the
-same id never runs the model twice, it replays the first reply. With --json, prints one
-JSON object when the turn is over.`
+same id and conversation never run the model twice, they replay the first reply. With --json,
+prints one JSON object (with its conversationId) when the turn is over.`
 
 const NULL_SINK: Sink = { write: () => {} }
 
@@ -24,15 +25,30 @@ export async function sendCommand(ctx: CommandContext): Promise<number> {
   }
   const text = textArg === '-' ? await readStdin(ctx.stdin) : textArg
   if (!text.trim()) throw new UsageError('the message is empty')
-  const requestId = stringFlag(ctx.args, 'request-id') ?? randomUUID()
-  let conversationId = stringFlag(ctx.args, 'conversation')
-  if (!conversationId) {
-    conversationId = (await ctx.client.conversations.create.mutate({ title: titleFrom(text) })).id
+  const givenId = stringFlag(ctx.args, 'request-id')
+  const requestId = givenId ?? randomUUID()
+  const given = stringFlag(ctx.args, 'conversation')
+  const conversationId =
+    given ?? (await ctx.client.conversations.create.mutate({ title: titleFrom(text) })).id
+  let started: StartedTurn
+  try {
+    started = await startTurn(() => ctx.client.chat.send.mutate({ requestId, conversationId, input: text }))
+  } catch (error) {
+    // Refused (a 4xx: no turn was claimed), the conversation made for it would stay empty. After
+    // a lost connection the send may have been claimed after all: the conversation stays.
+    const refused = isParleyClientError(error) && error.status >= 400 && error.status < 500
+    if (given || !refused) throw error
+    await ctx.client.conversations.delete.mutate({ id: conversationId }).catch(() => {})
+    if (givenId && isParleyClientError(error) && error.reason === 'idempotency_key_reused') {
+      // A retry of a send that made its own conversation is a send to another conversation.
+      throw new CliError(
+        EXIT.conflict,
+        'this request id was already used; to replay that send, pass its --conversation too',
+        'idempotency_key_reused',
+      )
+    }
+    throw error
   }
-  const id = conversationId
-  const started = await startTurn(() =>
-    ctx.client.chat.send.mutate({ requestId, conversationId: id, input: text }),
-  )
   const summary = await finishTurn(ctx, started)
   if (ctx.json) printJson(ctx, summary)
   return summary.status === 'completed' ? EXIT.ok : EXIT.turnFailed

@@ -65,7 +65,7 @@ export class UserLimits {
     if (open >= this.#maxStreams) {
       throw new ParleyError(
         'too_many_streams',
-        `At most ${this.#maxStreams} concurrent streams per user; close one first`,
+        `At most ${this.#maxStreams} concurrent streams per user (subscriptions, and /v1 responses until they end, streamed or not); wait for one to end`,
         429,
         { retryAfterMs: 1_000 },
       )

@@ -3,6 +3,7 @@ import {
   CreateConversationInput,
   ItemId,
   NotFoundError,
+  ParleyError,
   TurnId,
   UpdateConversationInput,
 } from '@parley/core'
@@ -54,9 +55,18 @@ export const conversationsRouter = {
 
   fork: protectedProcedure
     .input(z.object({ id: ConversationId, atItemId: ItemId }))
-    .mutation(async ({ ctx, input }) =>
-      found(await ctx.stores.conversations.fork(ctx.userId, input.id, input.atItemId), input.id),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const forked = await ctx.stores.conversations.fork(ctx.userId, input.id, input.atItemId)
+      // An unknown conversation and an unknown item of a known one answer alike.
+      if (forked === null) {
+        throw new ParleyError(
+          'not_found',
+          `No item '${input.atItemId}' found in conversation '${input.id}'`,
+          404,
+        )
+      }
+      return forked
+    }),
 
   switchBranch: protectedProcedure
     .input(z.object({ id: ConversationId, turnId: TurnId }))

@@ -53,6 +53,8 @@ export function trpcCodeFor(status: number): TRPC_ERROR_CODE_KEY {
       return 'FORBIDDEN'
     case 404:
       return 'NOT_FOUND'
+    case 405:
+      return 'METHOD_NOT_SUPPORTED'
     case 409:
       return 'CONFLICT'
     case 413:
@@ -103,6 +105,13 @@ export function toClientError(error: TRPCError): ParleyError {
   const reason = REASON_BY_CODE[error.code]
   if (reason === 'validation') return new ValidationError([], error.message)
   if (reason === 'payload_too_large') return new ParleyError(reason, 'Request is too large', 413)
+  if (error.code === 'METHOD_NOT_SUPPORTED') {
+    return new ParleyError(
+      'method_not_allowed',
+      'Wrong HTTP method: queries and subscriptions use GET, mutations POST',
+      405,
+    )
+  }
   if (reason) {
     const status = reason === 'unauthenticated' ? 401 : reason === 'not_found' ? 404 : 429
     return new ParleyError(reason, error.message, status)

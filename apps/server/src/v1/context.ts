@@ -9,7 +9,14 @@ export interface V1Deps {
   authenticate: (req: IncomingMessage) => Promise<User | null>
   /** The model of a request that names none. */
   defaultModel: string
-  log?: (entry: Record<string, unknown>) => void
+  log?: (entry: V1LogEntry) => void
+}
+
+/** One log line of `/v1`: ids, statuses and reasons, never a body or a key. */
+export interface V1LogEntry {
+  level: 'info' | 'warn' | 'error'
+  msg: string
+  [field: string]: unknown
 }
 
 export interface V1Request {

@@ -7,6 +7,7 @@ import {
   LIMITS,
   messageText,
   newId,
+  shortened,
   type Turn,
   type TurnEvent,
   TurnSettings,
@@ -46,7 +47,7 @@ function sha256(text: string): string {
 function titleOf(items: ItemBody[]): string {
   const first = items.find((item) => item.type === 'message' && item.role === 'user')
   const text = first ? messageText(first).replace(/\s+/g, ' ').trim() : ''
-  return (text.length > 80 ? `${text.slice(0, 79)}…` : text).slice(0, LIMITS.maxTitleChars)
+  return shortened(text, 80)
 }
 
 /**
@@ -85,11 +86,19 @@ export async function retrieveConversation(ctx: V1Request, id: string): Promise<
   sendJson(ctx.res, 200, toWireConversation(await findConversation(ctx, id)))
 }
 
+/** A body that must be present: read before the conversation is looked up, its shape checked after. */
+async function readJsonObject(ctx: V1Request): Promise<unknown> {
+  const raw = await readJsonBody(ctx.req)
+  if (raw === undefined) throw invalidRequest(null, 'The request body must be a JSON object', 'invalid_json')
+  return raw
+}
+
 /** POST /v1/conversations/{id}: replaces the metadata (null clears it). */
 export async function updateConversation(ctx: V1Request, id: string): Promise<void> {
-  const parsed = UpdateConversationBody.safeParse(await readJsonBody(ctx.req))
-  if (!parsed.success) throw validationError(toFieldIssues(parsed.error))
+  const raw = await readJsonObject(ctx)
   await findConversation(ctx, id)
+  const parsed = UpdateConversationBody.safeParse(raw)
+  if (!parsed.success) throw validationError(toFieldIssues(parsed.error))
   const updated = await ctx.deps.stores.conversations.update(ctx.user.id, id, {
     metadata: parsed.data.metadata ?? {},
   })
@@ -157,10 +166,11 @@ export async function deleteConversationItem(ctx: V1Request, id: string, itemId:
  * conversation.
  */
 export async function createConversationItems(ctx: V1Request, id: string): Promise<void> {
-  const parsed = CreateItemsBody.safeParse(await readJsonBody(ctx.req))
+  const raw = await readJsonObject(ctx)
+  const conversation = await findConversation(ctx, id)
+  const parsed = CreateItemsBody.safeParse(raw)
   if (!parsed.success) throw validationError(toFieldIssues(parsed.error))
   const items = toCoreItems(parsed.data.items, 'items')
-  const conversation = await findConversation(ctx, id)
   const { turns, events } = ctx.deps.stores
   const claim = await turns.claim({
     userId: ctx.user.id,

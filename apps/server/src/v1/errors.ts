@@ -1,4 +1,4 @@
-import { type FieldIssue, ParleyError, ValidationError } from '@parley/core'
+import { type FieldIssue, ParleyError, shortened, ValidationError } from '@parley/core'
 import type { WireErrorBody } from './wire.ts'
 
 /**
@@ -48,6 +48,12 @@ export function unsupported(param: string, message: string): V1Error {
   return new V1Error(400, message, { param, code: 'unsupported_parameter' })
 }
 
+/** A parameter the Responses API does not have (a typo, most likely): refused, never ignored. */
+export function unknownParameter(param: string): V1Error {
+  const name = shortened(param, 64)
+  return new V1Error(400, `Unknown parameter: '${name}'.`, { param: name, code: 'unknown_parameter' })
+}
+
 export function notFound(what: string, id: string, param: string | null = null): V1Error {
   return new V1Error(404, `No ${what} found with id '${id}'`, { code: 'not_found', param })
 }
@@ -78,7 +84,11 @@ export function validationError(issues: FieldIssue[], prefix = ''): V1Error {
   const first = issues[0]
   const param = first ? joinPath(prefix, coreParam(first.path)) : prefix || null
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''
-  const message = first ? `Invalid '${param}': ${first.message}${more}` : 'Invalid request'
+  const message = !first
+    ? 'Invalid request'
+    : param
+      ? `Invalid '${param}': ${first.message}${more}`
+      : `Invalid request body: ${first.message}${more}`
   return new V1Error(400, message, { param: param || null, code: 'invalid_value' })
 }
 
@@ -96,12 +106,18 @@ const PARLEY_TYPES: Partial<Record<string, string>> = {
   context_length_exceeded: 'invalid_request_error',
 }
 
+/** Reasons whose `/v1` error code is the OpenAI API's name for them. */
+const PARLEY_CODES: Partial<Record<string, string>> = {
+  rate_limited: 'rate_limit_exceeded',
+  internal: 'server_error',
+}
+
 /** Anything thrown → a V1Error. Unknown errors become a bare 500 with no detail. */
 export function toV1Error(error: unknown): V1Error {
   if (error instanceof V1Error) return error
   if (error instanceof ValidationError) return validationError(error.issues)
   if (error instanceof ParleyError) {
-    const code = error.reason === 'rate_limited' ? 'rate_limit_exceeded' : error.reason
+    const code = PARLEY_CODES[error.reason] ?? error.reason
     const options: { type?: string; code: string; retryAfterMs?: number } = { code }
     const type = PARLEY_TYPES[error.reason]
     if (type) options.type = type

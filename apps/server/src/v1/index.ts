@@ -111,6 +111,7 @@ export function createV1Handler(deps: V1Deps): (req: IncomingMessage, res: Serve
         deps.log?.({
           level: 'error',
           msg: 'v1 request failed',
+          requestId: res.getHeader('x-request-id'),
           method,
           path: req.url?.split('?')[0],
           reason: failure.code,

@@ -3,7 +3,6 @@ import {
   type ItemBody,
   isTerminal,
   isTerminalEvent,
-  LIMITS,
   messageText,
   NotFoundError,
   newId,
@@ -11,17 +10,26 @@ import {
   type SendInput,
   SendInput as SendInputSchema,
   type StartedTurn,
+  shortened,
   type Turn,
   type TurnWithItems,
   toFieldIssues,
 } from '@parley/core'
 import { isConversationId, isResponseId, type V1Request } from './context.ts'
-import { invalidRequest, notFound, toV1Error, unsupported, V1Error, validationError } from './errors.ts'
+import {
+  invalidRequest,
+  notFound,
+  toV1Error,
+  unknownParameter,
+  unsupported,
+  V1Error,
+  validationError,
+} from './errors.ts'
 import { readJsonBody, SseWriter, sendJson } from './http.ts'
 import { textInput, toCoreItems, toWireItem } from './items.ts'
 import { listPage } from './pagination.ts'
 import { toWireResponse } from './response-object.ts'
-import { CreateResponseBody, ListQuery, StreamQuery, UNSUPPORTED_PARAMS } from './schemas.ts'
+import { CreateResponseBody, ListQuery, RESPONSE_PARAMS, StreamQuery, UNSUPPORTED_PARAMS } from './schemas.ts'
 import { ResponseEventMapper } from './stream-events.ts'
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -34,6 +42,8 @@ const PLACEHOLDER_CONVERSATION = `conv_${'0'.repeat(24)}`
 export async function createResponse(ctx: V1Request): Promise<void> {
   const raw = await readJsonBody(ctx.req)
   if (!isRecord(raw)) throw invalidRequest(null, 'The request body must be a JSON object', 'invalid_json')
+  const unknown = Object.keys(raw).find((param) => !RESPONSE_PARAMS.has(param))
+  if (unknown !== undefined) throw unknownParameter(unknown)
   for (const [param, problem] of UNSUPPORTED_PARAMS) {
     const message = problem(raw[param])
     if (message) throw unsupported(param, message)
@@ -92,12 +102,20 @@ export async function createResponse(ctx: V1Request): Promise<void> {
     if (body.previous_response_id && error instanceof NotFoundError) {
       throw notFound('response', body.previous_response_id, 'previous_response_id')
     }
+    // The response this key made was deleted (with its conversation): nothing left to replay.
+    if (target.byKey && error instanceof NotFoundError) {
+      throw new V1Error(404, 'The response made earlier with this Idempotency-Key was deleted', {
+        code: 'not_found',
+        param: 'Idempotency-Key',
+      })
+    }
     throw error
   }
   ctx.responses.remember(ctx.user.id, started.turn.id, started.turn.conversationId)
   ctx.deps.log?.({
     level: 'info',
     msg: 'v1 response started',
+    requestId: ctx.res.getHeader('x-request-id'),
     responseId: started.turn.id,
     replayed: started.replayed,
     stream: body.stream === true,
@@ -116,6 +134,8 @@ interface Target {
   parentTurnId: string | null
   /** The conversation was made for this request (and is removed again if the send is refused). */
   created: boolean
+  /** The conversation of an earlier request with the same `Idempotency-Key`. */
+  byKey?: boolean
 }
 
 async function resolveTarget(ctx: V1Request, body: CreateResponseBody, input: ItemBody[]): Promise<Target> {
@@ -140,7 +160,8 @@ async function resolveTarget(ctx: V1Request, body: CreateResponseBody, input: It
   // its fingerprint would differ from the original's.
   if (ctx.idempotencyKey) {
     const prior = await stores.turns.getByRequestId(userId, ctx.idempotencyKey)
-    if (prior) return { conversationId: prior.turn.conversationId, parentTurnId: null, created: false }
+    if (prior)
+      return { conversationId: prior.turn.conversationId, parentTurnId: null, created: false, byKey: true }
   }
   const conversation = await stores.conversations.create(userId, { title: titleOf(input) })
   return { conversationId: conversation.id, parentTurnId: null, created: true }
@@ -167,8 +188,7 @@ async function sendOnce(ctx: V1Request, send: SendInput, target: Target) {
 function titleOf(input: ItemBody[]): string {
   const first = input.find((item) => item.type === 'message' && item.role === 'user') ?? input[0]
   const text = first ? messageText(first).replace(/\s+/g, ' ').trim() : ''
-  const title = text.length > 80 ? `${text.slice(0, 79)}…` : text
-  return title.slice(0, LIMITS.maxTitleChars)
+  return shortened(text, 80)
 }
 
 /**

@@ -19,7 +19,7 @@ const OutputTextPart = z.object({
 const RefusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() })
 const InputImagePart = z.object({
   type: z.literal('input_image'),
-  image_url: z.string({ error: 'is required: only image URLs (https: or data:) are supported' }),
+  image_url: z.string({ error: 'is required: only image URLs (http:, https: or data:) are supported' }),
   detail: z.enum(['low', 'high', 'auto']).optional(),
 })
 
@@ -72,7 +72,7 @@ export type InputItem = z.infer<typeof InputItem>
 
 export const InputItems = z.array(InputItem).min(1).max(LIMITS.maxInputItems)
 
-const FunctionTool = z.object({
+const FunctionTool = z.strictObject({
   type: z.literal('function'),
   name: z.string(),
   description: z.string().nullish(),
@@ -108,7 +108,7 @@ export const CreateResponseBody = z.object({
   metadata: Metadata.nullish(),
   store: z.boolean().nullish(),
   truncation: z.enum(['auto', 'disabled']).nullish(),
-  // Accepted and echoed as null: they change nothing that Parley does.
+  // Accepted and echoed as null: they change nothing that Parley does (see NO_EFFECT_PARAMS).
   user: z.string().nullish(),
   safety_identifier: z.string().nullish(),
   prompt_cache_key: z.string().nullish(),
@@ -130,6 +130,11 @@ export const UNSUPPORTED_PARAMS: [string, (value: unknown) => string | null][] =
         : null,
   ],
   ['prompt', (v) => (v == null ? null : 'Prompt templates are not supported')],
+  [
+    'context_management',
+    (v) => (v == null || (Array.isArray(v) && v.length === 0) ? null : 'Context management is not supported'),
+  ],
+  ['moderation', (v) => (v == null ? null : 'Moderation settings are not supported')],
   ['max_tool_calls', (v) => (v == null ? null : 'max_tool_calls is not supported')],
   ['top_logprobs', (v) => (v == null || v === 0 ? null : 'Log probabilities are not supported')],
   [
@@ -151,16 +156,33 @@ export const UNSUPPORTED_PARAMS: [string, (value: unknown) => string | null][] =
   ],
 ]
 
+/**
+ * Parameters of the Responses API that Parley accepts and that change nothing it does: hints for
+ * the upstream's cache, retention and billing, and stream options. (`user`, `safety_identifier`,
+ * `prompt_cache_key` and `include` are in the schema above for the same reason.)
+ */
+const NO_EFFECT_PARAMS = ['prompt_cache_options', 'prompt_cache_retention', 'service_tier', 'stream_options']
+
+/**
+ * Every parameter of `POST /v1/responses`. Any other is refused as unknown, as the OpenAI API
+ * does: a misspelt parameter must not silently change what the caller asked for.
+ */
+export const RESPONSE_PARAMS: ReadonlySet<string> = new Set([
+  ...Object.keys(CreateResponseBody.shape),
+  ...UNSUPPORTED_PARAMS.map(([param]) => param),
+  ...NO_EFFECT_PARAMS,
+])
+
 export const CreateConversationBody = z
-  .object({
+  .strictObject({
     items: z.array(InputItem).max(LIMITS.maxInputItems).nullish(),
     metadata: Metadata.nullish(),
   })
   .nullish()
 
-export const UpdateConversationBody = z.object({ metadata: Metadata.nullable() })
+export const UpdateConversationBody = z.strictObject({ metadata: Metadata.nullable() })
 
-export const CreateItemsBody = z.object({
+export const CreateItemsBody = z.strictObject({
   items: z.array(InputItem).min(1).max(LIMITS.maxInputItems),
 })
 

@@ -225,4 +225,13 @@ describe('secrets', () => {
     }
     for (const body of [SECRET_INPUT, SECRET_REPLY, SECRET_V1, '6*7']) expect(log).not.toContain(body)
   })
+
+  it('every log line is one JSON object with one level, and /v1 lines carry the request id', () => {
+    for (const line of lines) {
+      expect(line.match(/"level":/g)).toHaveLength(1)
+      expect(() => JSON.parse(line)).not.toThrow()
+    }
+    const started = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'v1 response started')
+    expect(started).toMatchObject({ level: 30, requestId: expect.stringMatching(/^req_/) })
+  })
 })

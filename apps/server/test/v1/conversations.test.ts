@@ -98,6 +98,46 @@ describe.each(ADAPTERS)('/v1/conversations through the %s adapter', (adapter) =>
     ).rejects.toMatchObject({ status: 404, param: 'conversation' })
   })
 
+  it('refuses unknown parameters and a missing body, and answers an unknown id with 404 first', async () => {
+    const send = async (path: string, body?: string) => {
+      const response = await v1.fetchV1(path, { method: 'POST', ...(body === undefined ? {} : { body }) })
+      return {
+        status: response.status,
+        error: ((await response.json()) as { error: Record<string, unknown> }).error,
+      }
+    }
+    expect(await send('/conversations', '{"metdata":{"a":"b"}}')).toMatchObject({
+      status: 400,
+      error: { type: 'invalid_request_error', message: expect.stringContaining('metdata') },
+    })
+    const conversation = await v1.client.conversations.create({})
+    expect(await send(`/conversations/${conversation.id}`)).toMatchObject({
+      status: 400,
+      error: { code: 'invalid_json', message: 'The request body must be a JSON object' },
+    })
+    expect(await send(`/conversations/${conversation.id}/items`, '{"items":[],"extra":1}')).toMatchObject({
+      status: 400,
+    })
+    expect(await send('/conversations/conv_000000000000000000000000', '{}')).toMatchObject({
+      status: 404,
+      error: { code: 'not_found' },
+    })
+    expect(await send('/conversations/conv_000000000000000000000000/items', '{}')).toMatchObject({
+      status: 404,
+    })
+  })
+
+  it('creates a conversation whose first message has an emoji at the title cut', async () => {
+    const text = `${'a'.repeat(78)}\u{1F600} and more words after the emoji`
+    const conversation = await v1.client.conversations.create({
+      items: [{ type: 'message', role: 'user', content: text }],
+    })
+    const [item] = (await v1.client.conversations.items.list(conversation.id)).data
+    expect(
+      item?.type === 'message' && item.content[0]?.type === 'input_text' ? item.content[0].text : null,
+    ).toBe(text)
+  })
+
   it("hides other users' conversations behind the same 404 as unknown ids", async () => {
     const theirs = await v1.other.conversations.create({ metadata: { owner: 'bob' } })
     const unknown = await v1.fetchV1('/conversations/conv_000000000000000000000000')

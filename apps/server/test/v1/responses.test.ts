@@ -1,3 +1,4 @@
+import { LIMITS } from '@parley/core'
 import OpenAI from 'openai'
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -56,6 +57,17 @@ const WEATHER_TOOL = {
 }
 
 /** The texts of the messages an upstream request carried, in order, whatever its API. */
+function tool(parameters: Record<string, unknown>) {
+  return { type: 'function', name: 'f', parameters }
+}
+
+/** A JSON Schema whose objects nest `depth` levels deep. */
+function nestedSchema(depth: number): Record<string, unknown> {
+  let schema: Record<string, unknown> = { type: 'string' }
+  for (let level = 0; level < depth; level++) schema = { type: 'object', properties: { child: schema } }
+  return schema
+}
+
 function upstreamTexts(body: unknown): string[] {
   const record = body as { input?: unknown; messages?: { content: unknown }[] }
   const entries = (Array.isArray(record.input) ? record.input : (record.messages ?? [])) as {
@@ -423,12 +435,91 @@ describe('/v1 with the responses adapter in stateless mode, and refusals', () =>
     [{ input: 'hi', background: true }, 'background'],
     [{ input: 'hi', text: { format: { type: 'json_object' } } }, 'text'],
     [{ input: 'hi', previous_response_id: 'resp_x', conversation: 'conv_y' }, 'previous_response_id'],
+    [{ input: 'hi', instructionz: 'Be brief.' }, 'instructionz'],
+    [{ input: 'hi', moderation: { input: true } }, 'moderation'],
+    [{ input: 'hi', tools: [{ type: 'function', name: 'f', parameter: {} }] }, 'tools.0'],
+    [{ input: 'hi', tools: [tool(nestedSchema(30))] }, 'tools.0.parameters'],
+    [{ input: 'hi', tools: [tool({ type: 'object', description: 'x\u0000y' })] }, 'tools.0.parameters'],
+    [{ input: 'hi', tools: [tool({ type: 'object', properties: { '\ud800': {} } })] }, 'tools.0.parameters'],
+    [{ input: 'hi', tool_choice: { type: 'function', name: 'a\u0000' } }, 'tool_choice.name'],
+    [
+      { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'file:///etc/passwd' }] }] },
+      'input.0.content.0.image_url',
+    ],
   ])('refuses %j with 400 naming %s', async (body, param) => {
     const { status, body: error } = await post(body)
     expect(status).toBe(400)
     expect(error.error).toMatchObject({ type: 'invalid_request_error', param })
     expect(typeof error.error.message).toBe('string')
     expect(v1.upstream.callCount()).toBe(0)
+  })
+
+  it('names an unknown parameter as the OpenAI API does, and accepts the ones that change nothing', async () => {
+    expect(await post({ input: 'hi', instructionz: 'x' })).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'unknown_parameter',
+          param: 'instructionz',
+          message: "Unknown parameter: 'instructionz'.",
+        },
+      },
+    })
+    v1.upstream.enqueue({ text: 'Fine.' })
+    const accepted = await post({
+      input: 'hi',
+      service_tier: 'auto',
+      stream_options: { include_obfuscation: false },
+      prompt_cache_retention: '24h',
+      prompt_cache_options: { mode: 'implicit' },
+      context_management: [],
+    })
+    expect(accepted.status).toBe(200)
+    expect(v1.upstream.callCount()).toBe(1)
+  })
+
+  it('refuses a tool schema nested thousands of levels deep with a 400, not a crash', async () => {
+    const deep = `${'{"type":"object","properties":{"child":'.repeat(3000)}{}${'}}'.repeat(3000)}`
+    const { status, body } = await post(
+      `{"input":"hi","tools":[{"type":"function","name":"f","parameters":${deep}}]}`,
+    )
+    expect(status).toBe(400)
+    expect(body.error).toMatchObject({ param: 'tools.0.parameters', code: 'invalid_value' })
+    expect(v1.upstream.callCount()).toBe(0)
+  })
+
+  it('runs a turn whose tool schema nests right up to the limit, its events stored whole', async () => {
+    // nestedSchema(n)'s innermost string sits 2n + 1 levels deep: n = 11 is the deepest allowed.
+    const deepest = Math.floor((LIMITS.maxToolSchemaDepth - 1) / 2)
+    v1.upstream.enqueue({ text: 'Deep enough.' })
+    const { status, body } = await post({ input: 'hi', tools: [tool(nestedSchema(deepest))] })
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ status: 'completed' })
+    expect((await post({ input: 'hi', tools: [tool(nestedSchema(deepest + 1))] })).status).toBe(400)
+  })
+
+  it('titles a new conversation without splitting a character at the cut', async () => {
+    // The emoji's two UTF-16 halves straddle the 79th character, where the title is cut.
+    const input = `${'a'.repeat(78)}\u{1F600} and more words after the emoji`
+    v1.upstream.enqueue({ text: 'Hello.' })
+    const response = await v1.client.responses.create({ model: 'gpt-fake', input })
+    expect(response.status).toBe('completed')
+    const conversations = await v1.server.stores.conversations.list((await aliceId(v1)) ?? '', {})
+    expect(conversations.data.map((conversation) => conversation.title)).toContain(`${'a'.repeat(78)}…`)
+  })
+
+  it('answers a replayed Idempotency-Key whose response was deleted with a 404 naming the key', async () => {
+    v1.upstream.enqueue({ text: 'Once.' })
+    const headers = { 'idempotency-key': `deleted-${Date.now()}` }
+    const first = await post({ input: 'Say it once.' }, headers)
+    expect(first.status).toBe(200)
+    const id = (first.body as unknown as { id: string }).id
+    expect((await v1.fetchV1(`/responses/${id}`, { method: 'DELETE' })).status).toBe(200)
+    expect(await post({ input: 'Say it once.' }, headers)).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found', param: 'Idempotency-Key' } },
+    })
+    expect(v1.upstream.callCount()).toBe(1)
   })
 
   it('refuses invalid JSON, oversize bodies, bad keys and unknown routes in the error shape', async () => {

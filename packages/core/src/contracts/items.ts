@@ -22,7 +22,10 @@ export const OutputTextPart = z.object({
 export const RefusalPart = z.object({ type: z.literal('refusal'), refusal: Text })
 export const InputImagePart = z.object({
   type: z.literal('input_image'),
-  image_url: safeText(LIMITS.maxTextChars),
+  /** An http(s) URL or a `data:` URL, as the Responses API takes them. */
+  image_url: safeText(LIMITS.maxTextChars).regex(/^(https?:\/\/[^\s]|data:)/i, {
+    message: 'must be an http(s) URL or a data: URL',
+  }),
   detail: z.enum(['low', 'high', 'auto']).default('auto'),
 })
 export const ContentPart = z.discriminatedUnion('type', [

@@ -22,6 +22,11 @@ export const LIMITS = {
   maxTitleChars: 512,
   /** Characters in a tool name (the OpenAI limit). */
   maxToolNameChars: 64,
+  /**
+   * Nesting levels of a tool's JSON Schema (`parameters`). A turn's settings travel inside its
+   * events, whose JSON may nest 32 levels: the schema must leave room for the event around it.
+   */
+  maxToolSchemaDepth: 24,
   /** Characters in tool call arguments or outputs. */
   maxToolPayloadChars: 1_000_000,
   /** Characters in a client request id / idempotency key. */

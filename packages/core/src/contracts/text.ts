@@ -25,6 +25,18 @@ export function storableText(value: string): string {
   return value.replace(NULS, '\uFFFD').replace(LONE_SURROGATES, '\uFFFD')
 }
 
+/**
+ * `text` cut to at most `max` characters (`max` ≥ 2), ending in `…` when cut. The cut never falls
+ * between the two halves of a surrogate pair, which would leave text that `textProblem` refuses.
+ */
+export function shortened(text: string, max: number): string {
+  if (text.length <= max) return text
+  let end = max - 1
+  const last = text.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1
+  return `${text.slice(0, end).trimEnd()}…`
+}
+
 /** A string that Postgres can store and UTF-8 can encode, at most `max` characters. */
 export function safeText(max: number) {
   return z
@@ -36,20 +48,24 @@ export function safeText(max: number) {
     })
 }
 
-/** Checks every string inside a JSON value (keys too) the same way as `safeText`. */
-export function jsonProblem(value: unknown, depth = 0): string | null {
-  if (depth > 32) return 'is nested too deeply (more than 32 levels)'
+/** Checks every string inside a JSON value (keys too) the same way as `safeText`, and its depth. */
+export function jsonProblem(value: unknown, maxDepth = 32): string | null {
+  return problemIn(value, maxDepth, 0)
+}
+
+function problemIn(value: unknown, maxDepth: number, depth: number): string | null {
+  if (depth > maxDepth) return `is nested too deeply (more than ${maxDepth} levels)`
   if (typeof value === 'string') return textProblem(value)
   if (Array.isArray(value)) {
     for (const entry of value) {
-      const problem = jsonProblem(entry, depth + 1)
+      const problem = problemIn(entry, maxDepth, depth + 1)
       if (problem) return problem
     }
     return null
   }
   if (value !== null && typeof value === 'object') {
     for (const [key, entry] of Object.entries(value)) {
-      const problem = textProblem(key) ?? jsonProblem(entry, depth + 1)
+      const problem = textProblem(key) ?? problemIn(entry, maxDepth, depth + 1)
       if (problem) return problem
     }
   }

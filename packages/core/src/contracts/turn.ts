@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { ConversationId, Metadata, RequestId, Timestamp, TurnId } from './common.ts'
 import { InputItems } from './items.ts'
 import { LIMITS } from './limits.ts'
-import { safeText } from './text.ts'
+import { jsonProblem, safeText } from './text.ts'
 import { Usage } from './usage.ts'
 
 /**
@@ -27,7 +27,7 @@ export type TurnError = z.infer<typeof TurnError>
 
 export const ToolChoice = z.union([
   z.enum(['auto', 'none', 'required']),
-  z.object({ type: z.literal('function'), name: z.string().max(LIMITS.maxToolNameChars) }),
+  z.object({ type: z.literal('function'), name: safeText(LIMITS.maxToolNameChars) }),
 ])
 export type ToolChoice = z.infer<typeof ToolChoice>
 
@@ -40,7 +40,15 @@ export const FunctionToolSpec = z.object({
     .max(LIMITS.maxToolNameChars)
     .regex(/^[A-Za-z0-9_-]+$/),
   description: safeText(4096).nullable().default(null),
-  parameters: z.record(z.string(), z.unknown()).nullable().default(null),
+  /** A JSON Schema; its strings must be storable and its nesting bounded (see LIMITS). */
+  parameters: z
+    .record(z.string(), z.unknown())
+    .superRefine((value, ctx) => {
+      const problem = jsonProblem(value, LIMITS.maxToolSchemaDepth)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    })
+    .nullable()
+    .default(null),
   strict: z.boolean().nullable().default(true),
 })
 export type FunctionToolSpec = z.infer<typeof FunctionToolSpec>

@@ -151,8 +151,25 @@ export function formatExport(
       content: `${JSON.stringify(toParleyExport(sources, exportedAt), null, 2)}\n`,
     }
   }
-  return { filename: `${stem}.md`, content: sources.map(markdownOf).join('\n\n---\n\n') }
+  return { filename: `${stem}.md`, content: sources.map(markdownOf).join(MARKDOWN_SEPARATOR) }
 }
+
+/**
+ * The pages of one export (each a `formatExport` content of the same format, in order) as one
+ * file: the JSON pages' conversations in one `parley` export, the Markdown pages one after another.
+ */
+export function joinExportPages(pages: string[], format: ExportFormat): string {
+  if (format === 'markdown') return pages.filter((page) => page !== '').join(MARKDOWN_SEPARATOR)
+  const [first, ...rest] = pages.map((page) => JSON.parse(page) as ParleyExport)
+  if (!first) return ''
+  const joined = {
+    ...first,
+    conversations: first.conversations.concat(...rest.map((page) => page.conversations)),
+  }
+  return `${JSON.stringify(joined, null, 2)}\n`
+}
+
+const MARKDOWN_SEPARATOR = '\n\n---\n\n'
 
 function slug(title: string): string {
   const text = title

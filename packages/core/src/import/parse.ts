@@ -82,7 +82,7 @@ export function parseImportFile(
   } catch (error) {
     const detail = error instanceof SyntaxError ? error.message : 'unreadable'
     throw new ValidationError(
-      [{ path: '', message: `not valid JSON (${detail})` }],
+      [{ path: '', message: `not valid JSON: ${detail}` }],
       `The file is not valid JSON: ${detail}`,
     )
   }

@@ -1,5 +1,6 @@
 import { assistantText, type ItemBody, userText } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
+import { shortened } from '../contracts/text.ts'
 import { type FieldIssue, ValidationError } from '../errors.ts'
 import type { ImportConversationInput } from '../ports/stores.ts'
 
@@ -51,7 +52,7 @@ export function repairText(text: string): string {
 export function importTitle(raw: unknown, fallback: string): string {
   const text = typeof raw === 'string' ? repairText(raw).replace(/\s+/g, ' ').trim() : ''
   const title = text || fallback
-  return title.length > LIMITS.maxTitleChars ? `${title.slice(0, LIMITS.maxTitleChars - 1)}…` : title
+  return shortened(title, LIMITS.maxTitleChars)
 }
 
 /** A metadata value that fits the metadata limits. */
