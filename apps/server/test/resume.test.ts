@@ -52,6 +52,33 @@ describe.each(TRANSPORTS)('resuming a stream (%s)', (transport) => {
     expect(model.callCount - calls).toBe(1)
   })
 
+  it('refuses to resume a turn for a request that differs from the one that started it', async () => {
+    using client = connect(server, transport)
+    const conversation = await client.conversations.create.mutate({})
+    const input = { requestId: randomUUID(), conversationId: conversation.id, input: 'once [[words:3]]' }
+    const first = await streamTurn(client, input)
+    const lastEventId = `${first.turnId}:1`
+    const other = await client.conversations.create.mutate({})
+    for (const changed of [
+      { ...input, input: 'something else' },
+      { ...input, conversationId: other.id },
+    ]) {
+      await expect(
+        collect((handlers) => client.chat.stream.subscribe({ ...changed, lastEventId }, handlers)),
+      ).rejects.toMatchObject({ reason: 'idempotency_key_reused' })
+    }
+    // The same request resumes; a request id that did not start the turn does not find it.
+    const again = await collect((handlers) =>
+      client.chat.stream.subscribe({ ...input, lastEventId }, handlers),
+    )
+    expect(again[0]?.seq).toBe(2)
+    await expect(
+      collect((handlers) =>
+        client.chat.stream.subscribe({ ...input, requestId: randomUUID(), lastEventId }, handlers),
+      ),
+    ).rejects.toMatchObject({ reason: 'not_found' })
+  })
+
   it('streamTurn rides out a dropped connection without a gap or a duplicate', async () => {
     const calls = model.callCount
     using client = connect(server, transport)

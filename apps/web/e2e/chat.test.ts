@@ -1,3 +1,4 @@
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   conversationIdOf,
@@ -247,6 +248,99 @@ describe('chat in Chromium against a real server', () => {
     expect(await page.locator('.conversation-row', { hasText: 'Quarterly planning notes' }).count()).toBe(0)
   })
 
+  it('keeps typing in the composer after the first message opens the conversation', async () => {
+    const { page } = browser
+    await page.goto(server.url)
+    await send(page, 'Where does my cursor go [[words:4]]')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('composer-input')
+    await page.keyboard.type('typed right away')
+    expect(await page.getByLabel('Message', { exact: true }).inputValue()).toBe('typed right away')
+    await waitForIdle(page)
+  })
+
+  it('leaves the reply running when Esc closes the rename box or clears the search', async () => {
+    const { page } = browser
+    await page.goto(server.url)
+    await send(page, 'Keep streaming please [[words:100]] [[delay:30]]')
+    const conversationId = conversationIdOf(page)
+    await waitForWords(page, 5)
+    await page
+      .locator('.conversation-row.active')
+      .getByRole('button', { name: /^Rename/ })
+      .click()
+    await page.getByLabel('New title').press('Escape')
+    await page.getByLabel('New title').waitFor({ state: 'detached' })
+    const streaming = page.locator('.message.assistant[aria-busy="true"]')
+    expect(await streaming.count()).toBe(1)
+    const search = page.getByLabel('Search conversations')
+    await search.fill('keep streaming')
+    await search.press('Escape')
+    expect(await search.inputValue()).toBe('')
+    // Still streaming after both: otherwise the checks below would prove nothing.
+    expect(await streaming.count()).toBe(1)
+    await waitForIdle(page)
+    expect(words(await lastReplyText(page))).toHaveLength(100)
+    expect((await storedHeadText(conversationId)).status).toBe('completed')
+  })
+
+  it('keeps a first message the server did not take in the composer, and sends it once later', async () => {
+    const { page } = browser
+    await page.goto(server.url)
+    const text = 'Unsent opening line [[words:5]]'
+    const input = page.getByLabel('Message', { exact: true })
+    await page.route('**/trpc/chat.send**', (route) => route.abort())
+    try {
+      await input.fill(text)
+      await input.press('Enter')
+      await page.locator('.banner.error').waitFor()
+    } finally {
+      await page.unroute('**/trpc/chat.send**')
+    }
+    expect(await input.inputValue()).toBe(text)
+    expect(new URL(page.url()).pathname).toBe('/')
+    const listed = async () =>
+      (await server.client.conversations.list.query({ search: 'Unsent opening line' })).data
+    // The conversation made for it is not left behind empty.
+    expect(await listed()).toHaveLength(0)
+
+    await input.press('Enter')
+    await page.waitForURL(/\/c\/conv_/)
+    await waitForIdle(page)
+    expect(await lastReplyText(page)).not.toBe('')
+    const conversations = await listed()
+    expect(conversations.map((conversation) => conversation.id)).toEqual([conversationIdOf(page)])
+    const branch = await server.client.messages.list.query({ conversationId: conversationIdOf(page) })
+    expect(branch.data).toHaveLength(1)
+  })
+
+  it('puts a message that could not be sent back into the composer when its error is dismissed', async () => {
+    const { page } = browser
+    await page.goto(server.url)
+    await send(page, 'An opening message [[words:3]]')
+    await waitForIdle(page)
+    const conversationId = conversationIdOf(page)
+    const text = 'A follow-up the server never got [[words:4]]'
+    const input = page.getByLabel('Message', { exact: true })
+    await page.route('**/trpc/chat.send**', (route) => route.abort())
+    try {
+      await input.fill(text)
+      await input.press('Enter')
+      await page.locator('.banner.error').getByRole('button', { name: 'Dismiss' }).click()
+    } finally {
+      await page.unroute('**/trpc/chat.send**')
+    }
+    expect(await input.inputValue()).toBe(text)
+    expect(await page.locator('.bubble', { hasText: 'A follow-up' }).count()).toBe(0)
+
+    await input.press('Enter')
+    await page.locator('.bubble', { hasText: 'A follow-up' }).waitFor()
+    await waitForIdle(page)
+    expect(await input.inputValue()).toBe('')
+    expect(words(await lastReplyText(page))).toHaveLength(4)
+    const branch = await server.client.messages.list.query({ conversationId })
+    expect(branch.data).toHaveLength(2)
+  })
+
   it('looks right in dark mode and at a phone width (screenshots)', async () => {
     const { page } = browser
     await page.goto(server.url)
@@ -280,5 +374,52 @@ describe('chat in Chromium against a real server', () => {
     await screenshot(page, 'conversation-phone-dark')
     await page.setViewportSize({ width: 1280, height: 800 })
     await page.emulateMedia({ colorScheme: 'light' })
+  })
+})
+
+describe('two users on a server with API keys', () => {
+  let keyServer: RunningServer
+  let page: Page
+
+  beforeAll(async () => {
+    keyServer = await startServer({ PARLEY_AUTH: 'keys' }, { users: ['alice', 'bob'] })
+    page = await browser.context.newPage()
+  })
+
+  afterAll(async () => {
+    await page?.close()
+    await keyServer?.stop()
+  })
+
+  async function signIn(name: string): Promise<void> {
+    const key = keyServer.keys[name]
+    if (!key) throw new Error(`no key for ${name}`)
+    await page.getByLabel('API key').fill(key)
+    await page.getByRole('button', { name: 'Continue' }).click()
+  }
+
+  it('shows the next user nothing of the previous one after signing out', async () => {
+    await page.goto(keyServer.url)
+    await signIn('alice')
+    await send(page, 'Alice private plans [[words:6]]')
+    await waitForIdle(page)
+    await page.locator('.conversation-row', { hasText: 'Alice private plans' }).waitFor()
+
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('API key').waitFor()
+    // From here on, note it if any of Alice's text is on the page, even for one frame.
+    await page.evaluate(() => {
+      const state = window as unknown as { leaked: boolean }
+      state.leaked = false
+      new MutationObserver(() => {
+        if (document.body.textContent?.includes('Alice private plans')) state.leaked = true
+      }).observe(document.body, { childList: true, subtree: true, characterData: true })
+    })
+    await signIn('bob')
+    await page.getByText('No conversations yet.').waitFor()
+    await page.getByRole('heading', { name: 'What can I help with?' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe('/')
+    expect(await page.locator('body').textContent()).not.toContain('Alice')
+    expect(await page.evaluate(() => (window as unknown as { leaked: boolean }).leaked)).toBe(false)
   })
 })

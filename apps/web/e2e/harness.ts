@@ -13,13 +13,21 @@ export const screenshotDir = join(webDir, 'test-results')
 
 export interface RunningServer {
   url: string
+  /** The API key of each user asked for, by name. */
+  keys: Record<string, string>
   /** A typed client for checks from the test side (HTTP only). */
   client: ParleyClient
   stop(): Promise<void>
 }
 
-/** The real server (`apps/server/src/main.ts`) with the scripted provider and a throwaway data dir. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+/**
+ * The real server (`apps/server/src/main.ts`) with the scripted provider and a throwaway data dir,
+ * with `users` created beforehand by the admin command (for `PARLEY_AUTH=keys`).
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  options: { users?: string[] } = {},
+): Promise<RunningServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-web-e2e-'))
   const childEnv: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
@@ -40,6 +48,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     PARLEY_LOG_LEVEL: 'warn',
     ...env,
   })
+  // One at a time: the embedded database takes one process per data dir.
+  const keys: Record<string, string> = {}
+  for (const name of options.users ?? []) keys[name] = await createUser(name, childEnv)
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(repoDir, 'apps', 'server', 'src', 'main.ts')],
@@ -74,6 +85,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
   })
   return {
     url,
+    keys,
     client,
     async stop() {
       client.close()
@@ -81,6 +93,21 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       await rm(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+async function createUser(name: string, env: Record<string, string>): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(repoDir, 'apps', 'server', 'src', 'admin.ts'), 'create-user', name, '--json'],
+    { cwd: repoDir, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  if (code !== 0) throw new Error(`create-user ${name} exited with ${code}:\n${stderr}`)
+  return (JSON.parse(stdout) as { apiKey: string }).apiKey
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -6,6 +6,8 @@ import { errorInfo, type Health } from './api/types.ts'
 import { KeyScreen } from './components/KeyScreen.tsx'
 import { Shell } from './components/Shell.tsx'
 import { disposeControllers, flushControllers } from './lib/controllers.ts'
+import { clearAllPending } from './lib/pending.ts'
+import { navigate } from './lib/router.ts'
 
 const KEY_STORAGE = 'parley.apiKey'
 
@@ -27,7 +29,22 @@ function writeKey(key: string | null): void {
 }
 
 export function App() {
-  const queryClient = useMemo(
+  const [apiKey, setApiKey] = useState<string | null>(readKey)
+  const changeKey = useCallback((key: string | null) => {
+    writeKey(key)
+    // An unfinished action holds its text: it must not resume under the next key. The controllers
+    // go first, since disposing one saves its action a last time.
+    disposeControllers()
+    clearAllPending(window.sessionStorage)
+    setApiKey(key)
+  }, [])
+  // Keyed by the API key: the next user starts with an empty cache and fresh screens, so nothing
+  // fetched or typed under one key can show under another.
+  return <Session key={apiKey ?? ''} apiKey={apiKey} onKey={changeKey} />
+}
+
+function Session({ apiKey, onKey }: { apiKey: string | null; onKey: (key: string | null) => void }) {
+  const [queryClient] = useState(
     () =>
       new QueryClient({
         defaultOptions: {
@@ -37,18 +54,16 @@ export function App() {
           },
         },
       }),
-    [],
   )
   return (
     <QueryClientProvider client={queryClient}>
-      <AuthGate />
+      <AuthGate apiKey={apiKey} onKey={onKey} />
     </QueryClientProvider>
   )
 }
 
 /** `local` mode needs nothing; `keys` mode asks for a key and checks it before showing the app. */
-function AuthGate() {
-  const [apiKey, setApiKey] = useState<string | null>(readKey)
+function AuthGate({ apiKey, onKey }: { apiKey: string | null; onKey: (key: string | null) => void }) {
   const api = useMemo(() => connect({ apiKey }), [apiKey])
   useEffect(() => {
     const flush = () => flushControllers()
@@ -69,9 +84,10 @@ function AuthGate() {
     retry: (count, error) => count < 2 && errorInfo(error).network,
   })
   const signOut = useCallback(() => {
-    writeKey(null)
-    setApiKey(null)
-  }, [])
+    // The next user starts on a new chat, not on a page of this user's.
+    navigate({ name: 'home' })
+    onKey(null)
+  }, [onKey])
 
   if (health.isPending) return <Splash text="Connecting to Parley…" />
   if (health.isError) {
@@ -89,10 +105,7 @@ function AuthGate() {
       return (
         <KeyScreen
           error={rejected ? 'That API key was not accepted. Check it and try again.' : null}
-          onSubmit={(key) => {
-            writeKey(key)
-            setApiKey(key)
-          }}
+          onSubmit={onKey}
         />
       )
     }

@@ -141,6 +141,23 @@ describe('turn controller', () => {
     expect(loadPending(storage, CONV)?.requestId).toBe(pending.requestId)
   })
 
+  it('tells when an action has its turn, or why it could not start', async () => {
+    const ok = controller(fakeApi().api, new MemoryStorage())
+    expect(await ok.started(ok.start({ kind: 'send', text: 'hi' }))).toBeNull()
+    expect(ok.getState().action?.turnId).toBe(TURN_ID)
+
+    const refused = new TurnController({
+      api: fakeApi({ failStarts: 10 }).api,
+      storage: new MemoryStorage(),
+      conversationId: CONV,
+      backoffMs: () => 0,
+      maxStartAttempts: 2,
+    })
+    expect(await refused.started(refused.start({ kind: 'send', text: 'hi' }))).toMatchObject({
+      network: true,
+    })
+  })
+
   it('attaches to a turn started elsewhere from its first event', () => {
     const fake = fakeApi()
     const c = controller(fake.api, new MemoryStorage())

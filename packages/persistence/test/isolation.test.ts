@@ -73,9 +73,11 @@ describe.each(DRIVERS)('user isolation on %s', (driver) => {
       (await stores().conversations.list(intruder, {})).data.every((c) => c.title !== 'Secret plans'),
     ).toBe(true)
   })
-  it('turns.get and getByRequestId', async () => {
+  it('turns.get, getByRequestId and fingerprintOf', async () => {
     expect(await stores().turns.get(intruder, turnId)).toBeNull()
     expect(await stores().turns.getByRequestId(intruder, requestId)).toBeNull()
+    expect(await stores().turns.fingerprintOf(intruder, turnId)).toBeNull()
+    expect(await stores().turns.fingerprintOf(owner, turnId)).toMatch(/\S/)
   })
   it('turns.context', async () => {
     expect(await stores().turns.context(intruder, turnId)).toEqual([])

@@ -1,7 +1,6 @@
 import {
   EditInput,
   LastEventId,
-  NotFoundError,
   parseEventId,
   RegenerateInput,
   SendInput,
@@ -86,10 +85,8 @@ export const chatRouter = {
       const resumeFrom = lastEventId ? parseEventId(lastEventId) : null
       let turnId: string
       if (resumeFrom) {
-        const existing = await ctx.turns.get(ctx.userId, resumeFrom.turnId)
-        // A lastEventId that names another request's turn is treated like an unknown turn.
-        if (existing.turn.requestId !== send.requestId) throw new NotFoundError('turn', resumeFrom.turnId)
-        turnId = existing.turn.id
+        // Only the request that started the turn resumes it; another one is refused as `send` would.
+        turnId = (await ctx.turns.sentTurn(ctx.userId, send, resumeFrom.turnId)).id
       } else {
         turnId = logStarted(ctx, 'stream', await ctx.turns.send(ctx.userId, send)).turn.id
       }

@@ -1,20 +1,26 @@
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useRef } from 'react'
 
-/** Enter sends, Shift+Enter adds a line, Esc stops a running reply. */
+/**
+ * Enter sends, Shift+Enter adds a line, Esc stops a running reply. The text is the caller's: it
+ * clears it once the message is on its way, and puts it back when the send failed.
+ */
 export function Composer({
+  text,
+  onTextChange,
   onSend,
   onStop,
   running,
   disabled,
   placeholder,
 }: {
+  text: string
+  onTextChange: (text: string) => void
   onSend: (text: string) => void
   onStop: () => void
   running: boolean
   disabled?: boolean
   placeholder?: string
 }) {
-  const [text, setText] = useState('')
   const area = useRef<HTMLTextAreaElement>(null)
 
   // Grow with the text up to a limit, then scroll.
@@ -28,10 +34,11 @@ export function Composer({
   useEffect(() => {
     if (!running) return
     const onKey = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && !event.defaultPrevented) {
-        event.preventDefault()
-        onStop()
-      }
+      if (event.key !== 'Escape' || event.defaultPrevented) return
+      // Esc in another text box (rename, search, edit) is that box's: it must not stop the reply.
+      if (event.target !== area.current && isTextEntry(event.target)) return
+      event.preventDefault()
+      onStop()
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
@@ -41,7 +48,6 @@ export function Composer({
     const value = text.trim()
     if (!value || running || disabled) return
     onSend(value)
-    setText('')
   }
 
   return (
@@ -61,7 +67,7 @@ export function Composer({
         rows={1}
         value={text}
         placeholder={placeholder ?? 'Message Parley…'}
-        onChange={(event) => setText(event.target.value)}
+        onChange={(event) => onTextChange(event.target.value)}
         onKeyDown={(event) => {
           if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
             event.preventDefault()
@@ -99,5 +105,12 @@ export function Composer({
         Enter to send · Shift+Enter for a new line{running ? ' · Esc to stop' : ''}
       </p>
     </form>
+  )
+}
+
+function isTextEntry(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement)
   )
 }

@@ -1,6 +1,6 @@
 import type { BranchTurn, ItemBody } from '@parley/core'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from 'react'
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { createPortal } from 'react-dom'
 import { useApi } from '../api/context.tsx'
 import { errorInfo } from '../api/types.ts'
@@ -88,6 +88,17 @@ export function ConversationView({ conversationId }: { conversationId: string })
   )
   const stop = useCallback(() => void controller.stop(), [controller])
 
+  const [draft, setDraft] = useState('')
+  const dismiss = () => {
+    const failed = state.action
+    controller.dismiss()
+    // A message that never became a turn goes back to the composer, to be sent again; anything
+    // typed since stays after it.
+    if (failed?.kind === 'send' && !failed.turnId) {
+      setDraft((current) => (current.trim() ? `${failed.text}\n\n${current}` : failed.text))
+    }
+  }
+
   const turns = useMemo(() => displayTurns(messages.data ?? [], state), [messages.data, state])
 
   // Follow the reply while the reader is at the bottom; leave them alone when they scrolled up.
@@ -147,16 +158,21 @@ export function ConversationView({ conversationId }: { conversationId: string })
                   Retry
                 </button>
               ) : null}
-              <button type="button" className="ghost small" onClick={() => controller.dismiss()}>
+              <button type="button" className="ghost small" onClick={dismiss}>
                 Dismiss
               </button>
             </span>
           </div>
         ) : null}
         <Composer
+          text={draft}
+          onTextChange={setDraft}
           running={running}
           onStop={stop}
-          onSend={(text) => controller.start({ kind: 'send', text })}
+          onSend={(text) => {
+            controller.start({ kind: 'send', text })
+            setDraft('')
+          }}
           disabled={messages.isPending || state.error !== null}
         />
       </div>

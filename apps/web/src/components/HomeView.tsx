@@ -1,3 +1,4 @@
+import { shortened } from '@parley/core'
 import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { useApi } from '../api/context.tsx'
@@ -14,18 +15,37 @@ export function HomeView() {
   const queryClient = useQueryClient()
   const [error, setError] = useState<string | null>(null)
   const [creating, setCreating] = useState(false)
+  const [draft, setDraft] = useState('')
 
+  // The page is left only once the message is a turn: a failed send leaves no empty conversation
+  // behind and keeps its text in the composer, to be sent again.
   const send = async (text: string) => {
     setCreating(true)
     setError(null)
+    const failed = (message: string) => {
+      setError(message)
+      setDraft((current) => (current.trim() ? current : text))
+    }
     try {
       const conversation = await api.conversations.create({ title: titleFrom(text) })
+      const controller = getController(api, queryClient, conversation.id)
+      const failure = await controller.started(controller.start({ kind: 'send', text }))
+      if (failure) {
+        controller.dismiss()
+        await api.conversations.delete(conversation.id).catch(() => undefined)
+        void queryClient.invalidateQueries({ queryKey: ['conversations'] })
+        failed(failure.message)
+        return
+      }
       queryClient.setQueryData(['conversation', conversation.id], conversation)
       void queryClient.invalidateQueries({ queryKey: ['conversations'] })
-      getController(api, queryClient, conversation.id).start({ kind: 'send', text })
       navigate({ name: 'conversation', id: conversation.id })
+      // The composer the user typed in is gone with this page: carry on in the new one.
+      requestAnimationFrame(() => {
+        if (document.activeElement === document.body) document.getElementById('composer-input')?.focus()
+      })
     } catch (caught) {
-      setError(errorInfo(caught).message)
+      failed(errorInfo(caught).message)
     } finally {
       setCreating(false)
     }
@@ -66,7 +86,14 @@ export function HomeView() {
             {error}
           </div>
         ) : null}
-        <Composer running={false} onStop={() => {}} onSend={(text) => void send(text)} disabled={creating} />
+        <Composer
+          text={draft}
+          onTextChange={setDraft}
+          running={false}
+          onStop={() => {}}
+          onSend={(text) => void send(text)}
+          disabled={creating}
+        />
       </div>
     </div>
   )
@@ -75,5 +102,5 @@ export function HomeView() {
 export function titleFrom(text: string): string {
   const line = text.split('\n').find((entry) => entry.trim()) ?? 'New chat'
   const trimmed = line.trim().replace(/\s+/g, ' ')
-  return trimmed.length > 60 ? `${trimmed.slice(0, 57).trimEnd()}…` : trimmed
+  return shortened(trimmed, 60)
 }

@@ -142,6 +142,9 @@ export function Sidebar({ activeId, onClose }: { activeId: string | null; onClos
           placeholder="Search conversations"
           value={search}
           onChange={(event) => setSearch(event.target.value)}
+          onKeyDown={(event) => {
+            if (event.key === 'Escape') setSearch('')
+          }}
         />
       </div>
       <nav className="conversation-list" aria-label="Conversation list">

@@ -60,6 +60,16 @@ export function clearPending(storage: KeyValueStorage, conversationId: string, r
   }
 }
 
+/** Forgets every conversation's action (another user takes over this tab). */
+export function clearAllPending(storage: Storage): void {
+  try {
+    const keys = Array.from({ length: storage.length }, (_, index) => storage.key(index))
+    for (const key of keys) if (key?.startsWith(PREFIX)) storage.removeItem(key)
+  } catch {
+    // Nothing to clean up when storage is unavailable.
+  }
+}
+
 function safeGet(storage: KeyValueStorage, key: string): string | null {
   try {
     return storage.getItem(key)

@@ -99,6 +99,20 @@ export class TurnController {
     return pending
   }
 
+  /** Settles once the action has its turn (null), or with the error that ended its start. */
+  started(action: PendingSend): Promise<ApiErrorInfo | null> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const { action: current, error } = this.state
+        if (current?.requestId !== action.requestId || (!current.turnId && !error)) return
+        unsubscribe()
+        resolve(current.turnId ? null : error)
+      }
+      const unsubscribe = this.subscribe(check)
+      check()
+    })
+  }
+
   /** Repeats the failed action with the same request id. */
   retry(): void {
     const action = this.state.action

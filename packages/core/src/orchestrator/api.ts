@@ -16,6 +16,13 @@ export interface TurnService {
    * Throws ConflictError `idempotency_key_reused` / `conversation_busy`, NotFoundError.
    */
   send(userId: string, input: SendInput): Promise<StartedTurn>
+  /**
+   * The turn that `input` started, for a client resuming its stream after `turnId`'s events: as
+   * `send` would answer a duplicate, without claiming anything (so also while the server drains).
+   * NotFoundError unless `turnId` was started by this request id; ConflictError
+   * `idempotency_key_reused` when the request differs from the one that started it.
+   */
+  sentTurn(userId: string, input: SendInput, turnId: string): Promise<Turn>
   /** A new sibling of `turnId` with the same input (a new branch; becomes the head). */
   regenerate(userId: string, input: RegenerateInput): Promise<StartedTurn>
   /** A new sibling of `turnId` with new input (a new branch; becomes the head). */

@@ -112,19 +112,7 @@ export class Orchestrator implements TurnService {
 
   async send(userId: string, raw: SendInput): Promise<StartedTurn> {
     this.#assertAccepting()
-    const input = parseInput(SendInput, raw)
-    const settings = parseInput(TurnSettings, input.settings ?? {})
-    const items: ItemBody[] = typeof input.input === 'string' ? [userText(input.input)] : input.input
-    // What the client asked for, not what it resolved to (see fingerprint.ts).
-    const fingerprint = await requestFingerprint({
-      kind: 'send',
-      conversationId: input.conversationId,
-      input: items,
-      parentTurnId: input.parentTurnId ?? null,
-      model: input.model ?? null,
-      instructions: input.instructions ?? null,
-      settings,
-    })
+    const { input, settings, items, fingerprint } = await sendRequest(raw)
     return this.#claim({
       userId,
       conversationId: input.conversationId,
@@ -138,6 +126,20 @@ export class Orchestrator implements TurnService {
       instructions: input.instructions ?? null,
       settings,
     })
+  }
+
+  async sentTurn(userId: string, raw: SendInput, turnId: string): Promise<Turn> {
+    const { input, fingerprint } = await sendRequest(raw)
+    const found = await this.#mustGet(userId, turnId)
+    // Another request's turn is answered like an unknown one.
+    if (found.turn.requestId !== input.requestId) throw new NotFoundError('turn', turnId)
+    if ((await this.#stores.turns.fingerprintOf(userId, turnId)) !== fingerprint) {
+      throw new ConflictError(
+        'idempotency_key_reused',
+        'This request id was already used for a different request',
+      )
+    }
+    return found.turn
   }
 
   async regenerate(userId: string, raw: RegenerateInput): Promise<StartedTurn> {
@@ -360,6 +362,23 @@ export class Orchestrator implements TurnService {
       .catch((err) => this.#log({ level: 'error', msg: 'turn run crashed', turnId: turn.id, err }))
       .finally(() => this.#running.delete(turn.id))
   }
+}
+
+/** A send's input, parsed, with the fingerprint of what the client asked for (see fingerprint.ts). */
+async function sendRequest(raw: SendInput) {
+  const input = parseInput(SendInput, raw)
+  const settings = parseInput(TurnSettings, input.settings ?? {})
+  const items: ItemBody[] = typeof input.input === 'string' ? [userText(input.input)] : input.input
+  const fingerprint = await requestFingerprint({
+    kind: 'send',
+    conversationId: input.conversationId,
+    input: items,
+    parentTurnId: input.parentTurnId ?? null,
+    model: input.model ?? null,
+    instructions: input.instructions ?? null,
+    settings,
+  })
+  return { input, settings, items, fingerprint }
 }
 
 function unref(timer: unknown): void {

@@ -187,6 +187,8 @@ export interface TurnStore {
   claim(input: ClaimTurnInput): Promise<ClaimResult>
   get(userId: string, turnId: string): Promise<TurnWithItems | null>
   getByRequestId(userId: string, requestId: string): Promise<TurnWithItems | null>
+  /** The fingerprint of the request that claimed a turn (null: unknown, or another user's turn). */
+  fingerprintOf(userId: string, turnId: string): Promise<string | null>
   /** pending → streaming; false when the turn is no longer pending (e.g. swept). */
   markStreaming(turnId: string, leaseMs: number): Promise<boolean>
   /**

@@ -397,6 +397,17 @@ export class PgTurnStore implements TurnStore {
     })
   }
 
+  fingerprintOf(userId: string, turnId: string): Promise<string | null> {
+    return guarded(async () => {
+      if (!isId('user', userId) || !isId('resp', turnId)) return null
+      const [row] = await this.db
+        .select({ fingerprint: turns.fingerprint })
+        .from(turns)
+        .where(and(eq(turns.id, turnId), eq(turns.userId, userId)))
+      return row?.fingerprint ?? null
+    })
+  }
+
   markStreaming(turnId: string, leaseMs: number): Promise<boolean> {
     return guarded(async () => {
       if (!isId('resp', turnId)) return false
