@@ -217,6 +217,16 @@ describe.each(TRANSPORTS)('every procedure over real sockets (%s)', (transport) 
     const invalid = await failure(client.conversations.create.mutate({ title: 'a\u0000b' }))
     expect(invalid).toMatchObject({ reason: 'validation', status: 400 })
     expect(invalid.issues).toEqual([expect.objectContaining({ path: 'title' })])
+    // Inside a union (text or items), the branch that was meant names the field.
+    const item = await failure(
+      client.chat.send.mutate({
+        requestId: randomUUID(),
+        conversationId: 'conv_unknown000000',
+        input: [{ type: 'message', role: 'user', content: [{ type: 'input_text' }] }],
+      } as never),
+    )
+    expect(item).toMatchObject({ reason: 'validation', status: 400 })
+    expect(item.issues).toEqual([expect.objectContaining({ path: 'input.0.content.0.text' })])
 
     const unknown = await failure(client.conversations.get.query({ id: 'conv_unknown000000' }))
     expect(unknown).toMatchObject({ reason: 'not_found', status: 404 })

@@ -66,6 +66,24 @@ function push(handlers: WatchHandlers, events: TurnEvent[]) {
 }
 
 describe('turn controller', () => {
+  it('cancels a turn that Stop was asked for before its send was answered', async () => {
+    const fake = fakeApi({ failStarts: 1 })
+    const cancelled: string[] = []
+    fake.api.chat.cancel = (turnId: string) => {
+      cancelled.push(turnId)
+      return Promise.resolve(turn('cancelled'))
+    }
+    const c = controller(fake.api, new MemoryStorage())
+    c.start({ kind: 'send', text: 'hi' })
+    // The first start failed and is being retried: no turn id yet.
+    await c.stop()
+    expect(cancelled).toEqual([])
+    for (let i = 0; i < 10 && fake.watches.length === 0; i++) await tick()
+    await tick()
+    expect(fake.startRequestIds).toHaveLength(2)
+    expect(cancelled).toEqual([TURN_ID])
+  })
+
   it('retries a failed start with the same request id', async () => {
     const fake = fakeApi({ failStarts: 2 })
     const c = controller(fake.api, new MemoryStorage())

@@ -73,7 +73,9 @@ export function createParleyClient(options: ParleyClientOptions): ParleyClient {
       connectionParams: options.apiKey ? { apiKey: options.apiKey } : null,
       retryDelayMs,
       // Opened by the first subscription, closed when idle: a CLI that only queries never connects.
-      lazy: { enabled: true, closeMs: 10_000 },
+      // Both timers start at the last message: the idle close comes well before the next ping, or
+      // that ping would be sent on a closing socket (browsers log it as an error).
+      lazy: { enabled: true, closeMs: 8_000 },
       keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
       onOpen: () => options.onConnectionChange?.('open'),
       onClose: () => options.onConnectionChange?.('closed'),

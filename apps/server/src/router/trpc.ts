@@ -4,6 +4,7 @@ import {
   ParleyError,
   type Stores,
   type TurnService,
+  toFieldIssues,
   type User,
   ValidationError,
 } from '@parley/core'
@@ -83,17 +84,12 @@ const REASON_BY_CODE: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorReason>> = {
   TOO_MANY_REQUESTS: 'rate_limited',
 }
 
-/** Issues of a zod / Standard Schema failure, as dotted paths. */
+/** Issues of a zod / Standard Schema failure, as dotted paths (unions: the branch that was meant). */
 function schemaIssues(cause: unknown): FieldIssue[] | null {
   if (cause === null || typeof cause !== 'object' || !('issues' in cause) || !Array.isArray(cause.issues)) {
     return null
   }
-  return cause.issues.map(
-    (issue: { path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message?: string }) => ({
-      path: (issue.path ?? []).map((key) => String(typeof key === 'object' ? key.key : key)).join('.'),
-      message: typeof issue.message === 'string' ? issue.message : 'Invalid value',
-    }),
-  )
+  return toFieldIssues({ issues: cause.issues })
 }
 
 /** Any error a procedure raised → the ParleyError the client will see. Unknown errors become `internal`. */

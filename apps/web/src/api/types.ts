@@ -95,6 +95,19 @@ export function errorInfo(error: unknown): ApiErrorInfo {
   return { reason: 'network', message: 'The server could not be reached', network: true }
 }
 
+/** Refusals that the same request, sent again, would meet again: only a changed message helps. */
+const FINAL_REASONS = new Set([
+  'validation',
+  'payload_too_large',
+  'idempotency_key_reused',
+  'unauthenticated',
+])
+
+/** Whether sending the same request again may succeed (offered as Retry). */
+export function canRetry(error: ApiErrorInfo): boolean {
+  return !FINAL_REASONS.has(error.reason)
+}
+
 function networkMessage(message: string): string {
   return /fetch|network|closed|socket|connect/i.test(message) ? 'The server could not be reached' : message
 }

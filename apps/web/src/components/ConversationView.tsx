@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { createPortal } from 'react-dom'
 import { useApi } from '../api/context.tsx'
-import { errorInfo } from '../api/types.ts'
+import { canRetry, errorInfo } from '../api/types.ts'
 import { getController, useControllerState } from '../lib/controllers.ts'
 import { isFinished, partsFromItems } from '../lib/live-turn.ts'
 import { navigate } from '../lib/router.ts'
@@ -153,7 +153,7 @@ export function ConversationView({ conversationId }: { conversationId: string })
           <div className="banner error" role="alert">
             <span>{state.error.message}</span>
             <span className="banner-actions">
-              {state.action && !state.action.turnId ? (
+              {state.action && !state.action.turnId && canRetry(state.error) ? (
                 <button type="button" className="ghost small" onClick={() => controller.retry()}>
                   Retry
                 </button>

@@ -61,6 +61,8 @@ export class TurnController {
   private generation = 0
   private watchAttempts = 0
   private disposed = false
+  /** Stop was asked for before the send had its turn. */
+  private stopWhenStarted = false
 
   constructor(private readonly options: ControllerOptions) {}
 
@@ -148,7 +150,12 @@ export class TurnController {
 
   async stop(): Promise<void> {
     const turnId = this.state.live?.turnId ?? this.state.action?.turnId
-    if (!turnId) return
+    if (!turnId) {
+      // The send is still on its way (or being retried): the server may already run it, so it
+      // is cancelled as soon as its turn is known.
+      if (this.state.action && this.state.connection !== 'idle') this.stopWhenStarted = true
+      return
+    }
     try {
       await this.options.api.chat.cancel(turnId)
     } catch (error) {
@@ -175,6 +182,7 @@ export class TurnController {
 
   private run(pending: PendingSend): void {
     this.halt()
+    this.stopWhenStarted = false
     const generation = ++this.generation
     const live = pending.turnId ? (pending.snapshot ?? emptyLiveTurn(pending.turnId)) : null
     this.set({ action: pending, live, connection: pending.turnId ? 'streaming' : 'starting', error: null })
@@ -216,6 +224,10 @@ export class TurnController {
     })
     this.options.onTurnStarted?.(started.turn.id)
     this.watch(generation, withTurn)
+    if (this.stopWhenStarted) {
+      this.stopWhenStarted = false
+      void this.stop()
+    }
   }
 
   private callStart(pending: PendingSend): Promise<StartedTurn> {
