@@ -191,6 +191,27 @@ describe('formatExport and the parley import format', () => {
     expect(content).not.toMatch(/item_0/)
   })
 
+  it('carries how each turn ended: status, usage, error and end time; a running turn comes back interrupted', () => {
+    const exported = source()
+    const [done, stopped] = exported.turns
+    stopped!.turn = {
+      ...stopped!.turn,
+      status: 'failed',
+      error: { reason: 'upstream_timeout', message: 'Too slow' },
+    }
+    const running = {
+      ...done!,
+      turn: { ...done!.turn, id: 'resp_running000000', status: 'streaming' as const },
+    }
+    exported.turns.push(running)
+    const [imported] = parseImportFile(formatExport([exported], 'json', EXPORTED).content).conversations
+    expect(imported?.turns.map((entry) => entry.status)).toEqual(['completed', 'failed', 'interrupted'])
+    expect(imported?.turns[0]?.usage).toEqual(done!.turn.usage)
+    expect(imported?.turns[0]?.completedAt?.toISOString()).toBe(done!.turn.completedAt)
+    expect(imported?.turns[1]?.error).toEqual({ reason: 'upstream_timeout', message: 'Too slow' })
+    expect(imported?.turns[0]?.error).toBeNull()
+  })
+
   it('keeps the externalId of an imported conversation, so exporting and re-importing it is a no-op', () => {
     const imported = source()
     imported.conversation.metadata = { source: 'legacy', externalId: 'legacy:abc' }

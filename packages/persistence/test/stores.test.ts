@@ -146,6 +146,56 @@ describe.each(DRIVERS)('stores on %s', (driver) => {
       expect((await stores().conversations.importConversation(other.id, input)).status).toBe('imported')
     })
 
+    it('imports how each turn ended: status, usage, error and end time', async () => {
+      const user = await newUser()
+      const usage = {
+        inputTokens: 3,
+        outputTokens: 2,
+        totalTokens: 5,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+        estimated: false,
+      }
+      const { conversation } = await stores().conversations.importConversation(user.id, {
+        externalId: 'parley:conv_ended',
+        title: 'Ended turns',
+        metadata: {},
+        createdAt: new Date('2024-01-01T00:00:00Z'),
+        updatedAt: new Date('2024-01-01T00:05:00Z'),
+        turns: [
+          {
+            input: [userText('one')],
+            output: [assistant('uno')],
+            createdAt: new Date('2024-01-01T00:00:00Z'),
+            model: 'm',
+            status: 'completed',
+            completedAt: new Date('2024-01-01T00:00:07Z'),
+            usage,
+          },
+          {
+            input: [userText('two')],
+            output: [],
+            createdAt: new Date('2024-01-01T00:01:00Z'),
+            model: 'm',
+            status: 'failed',
+            error: { reason: 'upstream_timeout', message: 'Too slow' },
+          },
+        ],
+      })
+      const branch = await stores().turns.branch(user.id, conversation.id, {})
+      expect(branch.data.map((entry) => entry.turn.status)).toEqual(['completed', 'failed'])
+      expect(branch.data[0]?.turn).toMatchObject({
+        usage,
+        error: null,
+        completedAt: '2024-01-01T00:00:07.000Z',
+      })
+      expect(branch.data[1]?.turn).toMatchObject({
+        usage: null,
+        error: { reason: 'upstream_timeout', message: 'Too slow' },
+        completedAt: '2024-01-01T00:01:00.000Z',
+      })
+    })
+
     it('forks at an item of the current branch into a new chain with new ids', async () => {
       const user = await newUser()
       const conversation = await stores().conversations.create(user.id, { title: 'Source' })

@@ -3,9 +3,9 @@ import { Metadata, Timestamp } from '../contracts/common.ts'
 import type { Conversation } from '../contracts/conversation.ts'
 import { type Item, ItemBody, messageText } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
-import { TurnStatus } from '../contracts/turn.ts'
+import { isTerminal, TurnError, TurnStatus } from '../contracts/turn.ts'
 import { Usage } from '../contracts/usage.ts'
-import type { ImportConversationInput, TurnWithItems } from '../ports/stores.ts'
+import type { ImportConversationInput, ImportedTurnStatus, TurnWithItems } from '../ports/stores.ts'
 import { toFieldIssues } from '../validation.ts'
 import { IssueList, importTitle, isRecord, MAX_SOURCE_ID_CHARS } from './shared.ts'
 
@@ -40,6 +40,8 @@ const ExportTurn = z.object({
   createdAt: Timestamp,
   completedAt: Timestamp.nullable(),
   usage: Usage.nullable(),
+  /** Why a failed turn failed (absent in files exported before it was). */
+  error: TurnError.nullable().optional(),
   input: z.array(ItemBody).max(LIMITS.maxInputItems),
   output: z.array(ItemBody).max(10_000),
 })
@@ -85,6 +87,7 @@ export function toParleyExport(sources: ExportSource[], exportedAt: Date): Parle
         createdAt: turn.createdAt,
         completedAt: turn.completedAt,
         usage: turn.usage,
+        error: turn.error,
         input: input.map(bodyOf),
         output: output.map(bodyOf),
       })),
@@ -129,6 +132,11 @@ export function parseParleyExport(value: unknown): ImportConversationInput[] {
         output: turn.output,
         createdAt: new Date(turn.createdAt),
         model: turn.model,
+        // A turn still running when it was exported cannot run on in the copy.
+        status: isTerminal(turn.status) ? (turn.status as ImportedTurnStatus) : 'interrupted',
+        completedAt: turn.completedAt ? new Date(turn.completedAt) : null,
+        usage: turn.usage,
+        error: turn.error ?? null,
       })),
     })
   }

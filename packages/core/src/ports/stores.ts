@@ -73,9 +73,22 @@ export interface ImportConversationInput {
   metadata: Record<string, string>
   createdAt: Date
   updatedAt: Date
-  /** Completed turns, oldest first, each a chain child of the previous. */
-  turns: { input: ItemBody[]; output: ItemBody[]; createdAt: Date; model: string }[]
+  /** Ended turns, oldest first, each a chain child of the previous. */
+  turns: {
+    input: ItemBody[]
+    output: ItemBody[]
+    createdAt: Date
+    model: string
+    /** How the turn ended (default `completed`); a Parley export carries it. */
+    status?: ImportedTurnStatus
+    completedAt?: Date | null
+    usage?: Usage | null
+    error?: TurnError | null
+  }[]
 }
+
+/** The statuses an imported turn may have: ended ones (nothing runs after an import). */
+export type ImportedTurnStatus = 'completed' | 'failed' | 'cancelled' | 'interrupted'
 
 export type ImportResult = { status: 'imported' | 'skipped'; conversation: Conversation }
 

@@ -334,13 +334,15 @@ export class PgConversationStore implements ConversationStore {
             depth: index,
             requestId: `import:${turnIds[index]}`,
             fingerprint: 'import',
-            status: 'completed' as const,
+            status: turn.status ?? 'completed',
             provider: 'import',
             model: turn.model,
             instructions: null,
             settings,
+            usage: turn.usage ?? null,
+            error: turn.error ?? null,
             createdAt: turn.createdAt,
-            completedAt: turn.createdAt,
+            completedAt: turn.completedAt ?? turn.createdAt,
           })),
         )
         const rows: (typeof items.$inferInsert)[] = []
