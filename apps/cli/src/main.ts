@@ -24,7 +24,7 @@ Options (every command):
   --url URL          server (env PARLEY_URL, config file; default ${DEFAULT_URL})
   --api-key KEY      API key (env PARLEY_API_KEY, config file)
   --transport ws|sse how replies stream (env PARLEY_TRANSPORT; default ws)
-  --json             machine-readable output
+  --json             machine-readable output (send, conversations, import)
   -h, --help         help for a command
 
 Config file: $XDG_CONFIG_HOME/parley/config.json or ~/.config/parley/config.json

@@ -27,7 +27,10 @@ export interface ProviderConfig {
 export function createProvider(config: ProviderConfig): Provider {
   switch (config.kind) {
     case 'scripted':
-      return createDemoModel(config.delayMs === undefined ? {} : { delayMs: config.delayMs })
+      return createDemoModel({
+        ...(config.delayMs === undefined ? {} : { delayMs: config.delayMs }),
+        ...(config.model ? { model: config.model } : {}),
+      })
     case 'openai-responses':
       requireKey(config)
       return new OpenAIResponsesProvider(openAIOptions(config))

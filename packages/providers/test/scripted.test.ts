@@ -17,6 +17,11 @@ import { CALCULATOR_TOOL, CLOCK_TOOL, functionOutput, providerRequest, timed } f
 const demo = () => createProvider({ kind: 'scripted', delayMs: 0 })
 
 describe('scripted provider (demo behaviour)', () => {
+  it('records the configured model as its default (PARLEY_MODEL), else parley-demo', () => {
+    expect(createProvider({ kind: 'scripted', delayMs: 0, model: 'my-model' }).defaultModel).toBe('my-model')
+    expect(demo().defaultModel).toBe('parley-demo')
+  })
+
   it('echoes in several chunks, announces itself and reports usage', async () => {
     const result = await collectStream(demo().stream(providerRequest({ input: [userText('Hello demo')] })))
     expect(result.error).toBeUndefined()

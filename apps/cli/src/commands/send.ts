@@ -25,11 +25,11 @@ export async function sendCommand(ctx: CommandContext): Promise<number> {
   }
   const text = textArg === '-' ? await readStdin(ctx.stdin) : textArg
   if (!text.trim()) throw new UsageError('the message is empty')
-  const givenId = stringFlag(ctx.args, 'request-id')
-  const requestId = givenId ?? randomUUID()
-  const given = stringFlag(ctx.args, 'conversation')
+  const givenRequestId = stringFlag(ctx.args, 'request-id')
+  const requestId = givenRequestId ?? randomUUID()
+  const givenConversation = stringFlag(ctx.args, 'conversation')
   const conversationId =
-    given ?? (await ctx.client.conversations.create.mutate({ title: titleFrom(text) })).id
+    givenConversation ?? (await ctx.client.conversations.create.mutate({ title: titleFrom(text) })).id
   let started: StartedTurn
   try {
     started = await startTurn(() => ctx.client.chat.send.mutate({ requestId, conversationId, input: text }))
@@ -37,9 +37,9 @@ export async function sendCommand(ctx: CommandContext): Promise<number> {
     // Refused (a 4xx: no turn was claimed), the conversation made for it would stay empty. After
     // a lost connection the send may have been claimed after all: the conversation stays.
     const refused = isParleyClientError(error) && error.status >= 400 && error.status < 500
-    if (given || !refused) throw error
+    if (givenConversation || !refused) throw error
     await ctx.client.conversations.delete.mutate({ id: conversationId }).catch(() => {})
-    if (givenId && isParleyClientError(error) && error.reason === 'idempotency_key_reused') {
+    if (givenRequestId && isParleyClientError(error) && error.reason === 'idempotency_key_reused') {
       // A retry of a send that made its own conversation is a send to another conversation.
       throw new CliError(
         EXIT.conflict,

@@ -120,6 +120,8 @@ export function demoStep(request: ProviderRequest, defaultDelayMs: number): Scri
 export interface DemoModelOptions {
   /** Per-chunk delay; default `PARLEY_SCRIPTED_DELAY_MS` or 15 ms, so that a UI visibly streams. */
   delayMs?: number
+  /** The model new turns record (`PARLEY_MODEL`); default `parley-demo`. */
+  model?: string
 }
 
 export function demoDelayFromEnv(env: Record<string, string | undefined> = process.env): number {
@@ -132,5 +134,10 @@ export function demoDelayFromEnv(env: Record<string, string | undefined> = proce
 /** The `scripted` provider: a ScriptedModel with the demo behaviour. */
 export function createDemoModel(options: DemoModelOptions = {}): ScriptedModel {
   const delayMs = options.delayMs ?? demoDelayFromEnv()
-  return new ScriptedModel({ steps: (request) => demoStep(request, delayMs), delayMs, keepRequests: 20 })
+  return new ScriptedModel({
+    steps: (request) => demoStep(request, delayMs),
+    delayMs,
+    keepRequests: 20,
+    ...(options.model ? { defaultModel: options.model } : {}),
+  })
 }
