@@ -331,6 +331,8 @@ describe('chat in Chromium against a real server', () => {
     }
     expect(await input.inputValue()).toBe(text)
     expect(await page.locator('.bubble', { hasText: 'A follow-up' }).count()).toBe(0)
+    // Typing goes on where it stopped: the composer has the focus back.
+    await page.waitForFunction(() => document.activeElement?.id === 'composer-input')
 
     await input.press('Enter')
     await page.locator('.bubble', { hasText: 'A follow-up' }).waitFor()

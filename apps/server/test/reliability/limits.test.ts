@@ -130,6 +130,16 @@ describe('concurrent streams per user', () => {
     const refused = await post()
     expect(refused.headers.get('retry-after')).toBe('1')
     await expectV1Error(refused, 429, 'too_many_streams')
+    // A response asked for without streaming holds a slot until it ends too, and is told so.
+    const waiting = await fetch(`${server.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'long' }),
+    })
+    expect(waiting.status).toBe(429)
+    expect(((await waiting.json()) as { error: { message: string } }).error.message).toMatch(
+      /\/v1 responses until they end, streamed or not/,
+    )
     for (const controller of controllers) controller.abort()
     // Closed connections give their slots back.
     const again = await eventually(

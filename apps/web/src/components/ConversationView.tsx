@@ -97,6 +97,8 @@ export function ConversationView({ conversationId }: { conversationId: string })
     if (failed?.kind === 'send' && !failed.turnId) {
       setDraft((current) => (current.trim() ? `${failed.text}\n\n${current}` : failed.text))
     }
+    // The composer is enabled again once the error is gone: hand it the focus the button took.
+    requestAnimationFrame(() => document.getElementById('composer-input')?.focus())
   }
 
   const turns = useMemo(() => displayTurns(messages.data ?? [], state), [messages.data, state])
