@@ -117,6 +117,9 @@ export async function createParleyServer(
   const maxBodyBytes = options.maxBodyBytes ?? 2 * 1024 * 1024
   const graceMs = options.shutdownGraceMs ?? 10_000
   const log = deps.logger ?? createLogger(config.logLevel)
+  /** The orchestrator's and `/v1`'s log lines, each at its own level. */
+  const writeLog = ({ level, msg, ...fields }: { level: 'info' | 'warn' | 'error'; msg: string }) =>
+    log[level](fields, msg)
   const metrics = new ServerMetrics()
 
   const ownsStores = !deps.stores
@@ -160,7 +163,7 @@ export async function createParleyServer(
       providerCall: (ms, ok) => metrics.providerLatency.observe(ms / 1000, { outcome: ok ? 'ok' : 'error' }),
       turnFinished: (status) => metrics.turns.inc({ status }),
     },
-    log: ({ level, msg, ...fields }) => log[level](fields, msg),
+    log: writeLog,
   })
   await orchestrator.start()
 
@@ -212,7 +215,7 @@ export async function createParleyServer(
     stores,
     authenticate: (req) => auth.authenticate(bearerToken(req.headers)),
     defaultModel: info.model,
-    log: ({ level, msg, ...fields }) => log[level](fields, msg),
+    log: writeLog,
   })
   const webRoot = options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot
   const serveWeb = webRoot !== null && existsSync(webRoot)

@@ -29,6 +29,16 @@ afterAll(async () => {
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean)
 
+/** Runs `action` while every `chat.send` of the page fails, as when the network drops it. */
+async function whileSendFails(page: Page, action: () => Promise<void>): Promise<void> {
+  await page.route('**/trpc/chat.send**', (route) => route.abort())
+  try {
+    await action()
+  } finally {
+    await page.unroute('**/trpc/chat.send**')
+  }
+}
+
 async function usageTurns(): Promise<number> {
   const totals = await server.client.usage.totals.query({})
   return totals.reduce((sum, row) => sum + row.turns, 0)
@@ -288,14 +298,11 @@ describe('chat in Chromium against a real server', () => {
     await page.goto(server.url)
     const text = 'Unsent opening line [[words:5]]'
     const input = page.getByLabel('Message', { exact: true })
-    await page.route('**/trpc/chat.send**', (route) => route.abort())
-    try {
+    await whileSendFails(page, async () => {
       await input.fill(text)
       await input.press('Enter')
       await page.locator('.banner.error').waitFor()
-    } finally {
-      await page.unroute('**/trpc/chat.send**')
-    }
+    })
     expect(await input.inputValue()).toBe(text)
     expect(new URL(page.url()).pathname).toBe('/')
     const listed = async () =>
@@ -321,14 +328,11 @@ describe('chat in Chromium against a real server', () => {
     const conversationId = conversationIdOf(page)
     const text = 'A follow-up the server never got [[words:4]]'
     const input = page.getByLabel('Message', { exact: true })
-    await page.route('**/trpc/chat.send**', (route) => route.abort())
-    try {
+    await whileSendFails(page, async () => {
       await input.fill(text)
       await input.press('Enter')
       await page.locator('.banner.error').getByRole('button', { name: 'Dismiss' }).click()
-    } finally {
-      await page.unroute('**/trpc/chat.send**')
-    }
+    })
     expect(await input.inputValue()).toBe(text)
     expect(await page.locator('.bubble', { hasText: 'A follow-up' }).count()).toBe(0)
     // Typing goes on where it stopped: the composer has the focus back.

@@ -15,7 +15,7 @@ import {
 } from '@parley/core'
 import { isConversationId, isItemId, type V1Request } from './context.ts'
 import { invalidRequest, notFound, V1Error, validationError } from './errors.ts'
-import { readJsonBody, sendJson } from './http.ts'
+import { readJsonBody, readJsonObject, sendJson } from './http.ts'
 import { toCoreItems, toWireItem } from './items.ts'
 import { listPage } from './pagination.ts'
 import { unixSeconds } from './response-object.ts'
@@ -86,16 +86,10 @@ export async function retrieveConversation(ctx: V1Request, id: string): Promise<
   sendJson(ctx.res, 200, toWireConversation(await findConversation(ctx, id)))
 }
 
-/** A body that must be present: read before the conversation is looked up, its shape checked after. */
-async function readJsonObject(ctx: V1Request): Promise<unknown> {
-  const raw = await readJsonBody(ctx.req)
-  if (raw === undefined) throw invalidRequest(null, 'The request body must be a JSON object', 'invalid_json')
-  return raw
-}
-
 /** POST /v1/conversations/{id}: replaces the metadata (null clears it). */
 export async function updateConversation(ctx: V1Request, id: string): Promise<void> {
-  const raw = await readJsonObject(ctx)
+  // Its fields are checked after the lookup: an unknown conversation answers 404 before them.
+  const raw = await readJsonObject(ctx.req)
   await findConversation(ctx, id)
   const parsed = UpdateConversationBody.safeParse(raw)
   if (!parsed.success) throw validationError(toFieldIssues(parsed.error))
@@ -166,7 +160,7 @@ export async function deleteConversationItem(ctx: V1Request, id: string, itemId:
  * conversation.
  */
 export async function createConversationItems(ctx: V1Request, id: string): Promise<void> {
-  const raw = await readJsonObject(ctx)
+  const raw = await readJsonObject(ctx.req)
   const conversation = await findConversation(ctx, id)
   const parsed = CreateItemsBody.safeParse(raw)
   if (!parsed.success) throw validationError(toFieldIssues(parsed.error))

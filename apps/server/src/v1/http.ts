@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readUtf8Body } from '../http/body.ts'
 import { V1Error } from './errors.ts'
+import { isRecord } from './schemas.ts'
 import type { WireStreamEvent } from './wire.ts'
 
 /** Largest request body the endpoint reads; bigger ones answer 413 without being buffered. */
@@ -19,6 +20,15 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES)
   } catch {
     throw new V1Error(400, 'The request body is not valid JSON', { code: 'invalid_json' })
   }
+}
+
+/** A body that must be a JSON object (its shape is the caller's to check): anything else is a 400. */
+export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const raw = await readJsonBody(req)
+  if (!isRecord(raw)) {
+    throw new V1Error(400, 'The request body must be a JSON object', { code: 'invalid_json' })
+  }
+  return raw
 }
 
 export function sendJson(

@@ -16,32 +16,20 @@ import {
   toFieldIssues,
 } from '@parley/core'
 import { isConversationId, isResponseId, type V1Request } from './context.ts'
-import {
-  invalidRequest,
-  notFound,
-  toV1Error,
-  unknownParameter,
-  unsupported,
-  V1Error,
-  validationError,
-} from './errors.ts'
-import { readJsonBody, SseWriter, sendJson } from './http.ts'
+import { notFound, toV1Error, unknownParameter, unsupported, V1Error, validationError } from './errors.ts'
+import { readJsonObject, SseWriter, sendJson } from './http.ts'
 import { textInput, toCoreItems, toWireItem } from './items.ts'
 import { listPage } from './pagination.ts'
 import { toWireResponse } from './response-object.ts'
 import { CreateResponseBody, ListQuery, RESPONSE_PARAMS, StreamQuery, UNSUPPORTED_PARAMS } from './schemas.ts'
 import { ResponseEventMapper } from './stream-events.ts'
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /** A well-formed id for the pre-send validation of a request whose conversation is not made yet. */
 const PLACEHOLDER_CONVERSATION = `conv_${'0'.repeat(24)}`
 
 /** POST /v1/responses */
 export async function createResponse(ctx: V1Request): Promise<void> {
-  const raw = await readJsonBody(ctx.req)
-  if (!isRecord(raw)) throw invalidRequest(null, 'The request body must be a JSON object', 'invalid_json')
+  const raw = await readJsonObject(ctx.req)
   const unknown = Object.keys(raw).find((param) => !RESPONSE_PARAMS.has(param))
   if (unknown !== undefined) throw unknownParameter(unknown)
   for (const [param, problem] of UNSUPPORTED_PARAMS) {

@@ -7,7 +7,7 @@ import { z } from 'zod'
  * are converted (see items.ts), so `/v1` and tRPC refuse the same inputs.
  */
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const InputTextPart = z.object({ type: z.literal('input_text'), text: z.string() })

@@ -58,11 +58,11 @@ export function Composer({
         submit()
       }}
     >
-      <label htmlFor="composer-input" className="visually-hidden">
+      <label htmlFor={COMPOSER_ID} className="visually-hidden">
         Message
       </label>
       <textarea
-        id="composer-input"
+        id={COMPOSER_ID}
         ref={area}
         rows={1}
         value={text}
@@ -106,6 +106,19 @@ export function Composer({
       </p>
     </form>
   )
+}
+
+const COMPOSER_ID = 'composer-input'
+
+/**
+ * Puts the cursor in the composer once the page has rendered (it may be new, or just enabled
+ * again). With `unlessTaken`, only when nothing else has the focus.
+ */
+export function focusComposer(options: { unlessTaken?: boolean } = {}): void {
+  requestAnimationFrame(() => {
+    if (options.unlessTaken && document.activeElement !== document.body) return
+    document.getElementById(COMPOSER_ID)?.focus()
+  })
 }
 
 function isTextEntry(target: EventTarget | null): boolean {

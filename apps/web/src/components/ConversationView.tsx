@@ -8,7 +8,7 @@ import { getController, useControllerState } from '../lib/controllers.ts'
 import { isFinished, partsFromItems } from '../lib/live-turn.ts'
 import { navigate } from '../lib/router.ts'
 import type { ControllerState } from '../lib/turn-controller.ts'
-import { Composer } from './Composer.tsx'
+import { Composer, focusComposer } from './Composer.tsx'
 import { useToasts } from './Toasts.tsx'
 import { type DisplayTurn, type TurnActions, TurnView } from './TurnView.tsx'
 
@@ -98,7 +98,7 @@ export function ConversationView({ conversationId }: { conversationId: string })
       setDraft((current) => (current.trim() ? `${failed.text}\n\n${current}` : failed.text))
     }
     // The composer is enabled again once the error is gone: hand it the focus the button took.
-    requestAnimationFrame(() => document.getElementById('composer-input')?.focus())
+    focusComposer()
   }
 
   const turns = useMemo(() => displayTurns(messages.data ?? [], state), [messages.data, state])

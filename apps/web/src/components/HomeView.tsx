@@ -5,7 +5,7 @@ import { useApi } from '../api/context.tsx'
 import { errorInfo } from '../api/types.ts'
 import { getController } from '../lib/controllers.ts'
 import { navigate } from '../lib/router.ts'
-import { Composer } from './Composer.tsx'
+import { Composer, focusComposer } from './Composer.tsx'
 
 const SUGGESTIONS = ['Explain idempotent requests with an example', 'calc: 17 * 23 + 4', 'what time is it?']
 
@@ -41,9 +41,7 @@ export function HomeView() {
       void queryClient.invalidateQueries({ queryKey: ['conversations'] })
       navigate({ name: 'conversation', id: conversation.id })
       // The composer the user typed in is gone with this page: carry on in the new one.
-      requestAnimationFrame(() => {
-        if (document.activeElement === document.body) document.getElementById('composer-input')?.focus()
-      })
+      focusComposer({ unlessTaken: true })
     } catch (caught) {
       failed(errorInfo(caught).message)
     } finally {

@@ -4,6 +4,7 @@ import { useEffect, useId, useRef, useState } from 'react'
 import { useApi } from '../api/context.tsx'
 import { errorInfo } from '../api/types.ts'
 import { navigate } from '../lib/router.ts'
+import { focusComposer } from './Composer.tsx'
 import { useToasts } from './Toasts.tsx'
 
 const PAGE_SIZE = 30
@@ -127,7 +128,7 @@ export function Sidebar({ activeId, onClose }: { activeId: string | null; onClos
         onClick={() => {
           navigate({ name: 'home' })
           onClose()
-          requestAnimationFrame(() => document.getElementById('composer-input')?.focus())
+          focusComposer()
         }}
       >
         + New chat

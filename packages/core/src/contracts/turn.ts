@@ -12,9 +12,12 @@ import { Usage } from './usage.ts'
 export const TurnStatus = z.enum(['pending', 'streaming', 'completed', 'failed', 'cancelled', 'interrupted'])
 export type TurnStatus = z.infer<typeof TurnStatus>
 
-export const TERMINAL_STATUSES: readonly TurnStatus[] = ['completed', 'failed', 'cancelled', 'interrupted']
-export function isTerminal(status: TurnStatus): boolean {
-  return TERMINAL_STATUSES.includes(status)
+/** The statuses a turn ends with: nothing runs after them. */
+export const TerminalStatus = z.enum(['completed', 'failed', 'cancelled', 'interrupted'])
+export type TerminalStatus = z.infer<typeof TerminalStatus>
+export const TERMINAL_STATUSES: readonly TerminalStatus[] = TerminalStatus.options
+export function isTerminal(status: TurnStatus): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly TurnStatus[]).includes(status)
 }
 
 /** A typed error as stored on a turn and sent to clients (never a stack or an SQL message). */

@@ -5,7 +5,7 @@ import { type Item, ItemBody, messageText } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
 import { isTerminal, TurnError, TurnStatus } from '../contracts/turn.ts'
 import { Usage } from '../contracts/usage.ts'
-import type { ImportConversationInput, ImportedTurnStatus, TurnWithItems } from '../ports/stores.ts'
+import type { ImportConversationInput, TurnWithItems } from '../ports/stores.ts'
 import { toFieldIssues } from '../validation.ts'
 import { IssueList, importTitle, isRecord, MAX_SOURCE_ID_CHARS } from './shared.ts'
 
@@ -133,7 +133,7 @@ export function parseParleyExport(value: unknown): ImportConversationInput[] {
         createdAt: new Date(turn.createdAt),
         model: turn.model,
         // A turn still running when it was exported cannot run on in the copy.
-        status: isTerminal(turn.status) ? (turn.status as ImportedTurnStatus) : 'interrupted',
+        status: isTerminal(turn.status) ? turn.status : 'interrupted',
         completedAt: turn.completedAt ? new Date(turn.completedAt) : null,
         usage: turn.usage,
         error: turn.error ?? null,

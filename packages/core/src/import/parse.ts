@@ -4,6 +4,7 @@ import { Title } from '../contracts/conversation.ts'
 import { ItemBody } from '../contracts/items.ts'
 import { LIMITS } from '../contracts/limits.ts'
 import { safeText } from '../contracts/text.ts'
+import { TerminalStatus } from '../contracts/turn.ts'
 import { Usage } from '../contracts/usage.ts'
 import { ValidationError } from '../errors.ts'
 import type { ImportConversationInput } from '../ports/stores.ts'
@@ -62,7 +63,7 @@ export const ImportConversation = z.object({
         output: z.array(ItemBody).max(MAX_IMPORTED_OUTPUT_ITEMS),
         createdAt: z.date(),
         model: safeText(128).min(1),
-        status: z.enum(['completed', 'failed', 'cancelled', 'interrupted']).optional(),
+        status: TerminalStatus.optional(),
         completedAt: z.date().nullable().optional(),
         usage: Usage.nullable().optional(),
         error: z

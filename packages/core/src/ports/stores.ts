@@ -2,7 +2,7 @@ import type { Page, PageInput } from '../contracts/common.ts'
 import type { Conversation } from '../contracts/conversation.ts'
 import type { TurnEvent } from '../contracts/events.ts'
 import type { ContextItem, Item, ItemBody } from '../contracts/items.ts'
-import type { Turn, TurnError, TurnSettings, TurnStatus } from '../contracts/turn.ts'
+import type { TerminalStatus, Turn, TurnError, TurnSettings, TurnStatus } from '../contracts/turn.ts'
 import type { Usage, UsageTotal } from '../contracts/usage.ts'
 
 /**
@@ -80,15 +80,12 @@ export interface ImportConversationInput {
     createdAt: Date
     model: string
     /** How the turn ended (default `completed`); a Parley export carries it. */
-    status?: ImportedTurnStatus
+    status?: TerminalStatus
     completedAt?: Date | null
     usage?: Usage | null
     error?: TurnError | null
   }[]
 }
-
-/** The statuses an imported turn may have: ended ones (nothing runs after an import). */
-export type ImportedTurnStatus = 'completed' | 'failed' | 'cancelled' | 'interrupted'
 
 export type ImportResult = { status: 'imported' | 'skipped'; conversation: Conversation }
 
